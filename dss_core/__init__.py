@@ -1,0 +1,29 @@
+"""dss: a plugin framework for one-way syncs. The public API is exported from here.
+
+Importing ``dss_core`` is light: no plugin is loaded and no heavy library is
+imported until a command or a tree needs it.
+"""
+
+from __future__ import annotations
+
+from .actions import ADD, ERROR, KINDS, NEW, OLD, REMOVE, UPDATE, Action, Result, Status
+from .config import Config
+from .errors import ConfigurationError, DssError, DuplicateIdError, InputError, PluginError
+from .handlers import Handler
+from .hookspecs import hookimpl, hookspec
+from .importers import GeneratorImporter, Importer, Record
+from .model import Model, Origin
+from .redact import redact
+from .runner import Run, Summary
+from .store import BranchData
+from .trees import Branch, Datastore, Tree
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "ADD", "ERROR", "KINDS", "NEW", "OLD", "REMOVE", "UPDATE",
+    "Action", "Branch", "BranchData", "Config", "ConfigurationError", "Datastore", "DssError",
+    "DuplicateIdError", "GeneratorImporter", "Handler", "Importer", "InputError", "Model",
+    "Origin", "PluginError", "Record", "Result", "Run", "Status", "Summary", "Tree",
+    "hookimpl", "hookspec", "redact",
+]

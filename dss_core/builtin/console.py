@@ -1,0 +1,78 @@
+"""Builtin plugin: the console reporter.
+
+A dry run prints every action's message, one per line. A real run prints
+each failure with where its object came from, then a summary table of
+branches x action kinds and the action methods no handler implements.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from ..actions import KINDS, Result, Status
+from ..hookspecs import hookimpl
+from ..redact import redact
+from ..runner import Run, Summary
+
+_LOUD = (Status.FAILURE, Status.EXCEPTION)
+
+
+def _echo(text: str, err: bool = False) -> None:
+    stream = sys.stderr if err else sys.stdout
+    print(redact(text), file=stream)
+
+
+def _quiet(run: Run) -> bool:
+    return bool(run.options.get("quiet"))
+
+
+@hookimpl(trylast=True)
+def dss_report_result(run: Run, result: Result) -> None:
+    if _quiet(run):
+        return
+    action = result.action
+    if result.status is Status.PLANNED:
+        _echo(action.message)
+    elif result.status in _LOUD:
+        origin = f" [{action.origin}]" if action.origin is not None else ""
+        _echo(f"{result.status.value.upper()}: {action.message}{origin}: {result.message}")
+        if run.verbose and result.details.get("traceback"):
+            _echo(result.details["traceback"])
+    elif run.verbose:
+        _echo(f"{result.status.value}: {action.message}")
+
+
+@hookimpl(trylast=True)
+def dss_report_finish(run: Run, summary: Summary) -> None:
+    if _quiet(run):
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    console = Console(highlight=False, soft_wrap=True)
+    from rich import box
+
+    table = Table(box=box.SIMPLE_HEAD, title=f"{'plan' if run.dry_run else 'run'} {run.datastore}".strip(),
+                  title_justify="left")
+    table.add_column("branch")
+    for kind in KINDS:
+        table.add_column(kind, justify="right")
+    rows = summary.by_branch()
+    for branch, counts in rows.items():
+        table.add_row(branch, *(str(counts.get(k, 0) or "") for k in KINDS))
+    total = len(summary.results)
+    if rows:
+        console.print(table)
+    statuses: dict[str, int] = {}
+    for (_, _, _, status), n in summary.counts.items():
+        statuses[status] = statuses.get(status, 0) + n
+    done = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in sorted(statuses.items()))
+    if total == 0:
+        console.print("Nothing to do: the destination matches the source.")
+    else:
+        console.print(f"{total} actions: {done}")
+    if summary.not_implemented:
+        names = ", ".join(f"{m} ({n})" for m, n in sorted(summary.not_implemented.items()))
+        console.print(f"Not implemented by any handler: {names}")
+    if summary.stopped:
+        console.print("Stopped at the first failure (--fail-fast); later actions were skipped.")

@@ -1,0 +1,247 @@
+"""The ``dss`` command: run, plan, list, show and check syncs found through plugins.
+
+Exit codes: 0 all done; 1 some actions failed (or hit a model error);
+2 bad configuration or input (nothing was applied).
+"""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from .errors import DssError
+from .redact import redact
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class Session:
+    """What one ``dss`` invocation needs, built lazily: configuration, plugins, registry."""
+
+    def __init__(self, config_path: str | None, autoload: bool | None, only: tuple[str, ...],
+                 block: tuple[str, ...], strict: bool, verbose: int) -> None:
+        self.config_path = config_path
+        self.autoload = autoload
+        self.only = only or None
+        self.block = block
+        self.strict = strict
+        self.verbose = verbose
+        self._pm: Any = None
+        self._config: Any = None
+        self._registry: Any = None
+
+    @property
+    def plugins(self) -> Any:
+        if self._pm is None:
+            from .plugins import build_plugin_manager
+
+            self._pm = build_plugin_manager(autoload=self.autoload, only=self.only,
+                                            block=self.block, strict=self.strict)
+            for failure in self._pm.load_failures:
+                click.echo(f"dss: warning: {redact(str(failure))}", err=True)
+        return self._pm
+
+    @property
+    def config(self) -> Any:
+        if self._config is None:
+            from .config import Config
+
+            self._config = Config.load(self.config_path)
+            self.plugins.hook.dss_configure(config=self._config)
+        return self._config
+
+    @property
+    def registry(self) -> Any:
+        if self._registry is None:
+            from .plugins import Registry
+
+            self._registry = Registry.collect(self.plugins, self.config)
+        return self._registry
+
+
+def _session(ctx: click.Context) -> Session:
+    obj = ctx.find_root().obj
+    if not isinstance(obj, Session):
+        obj = Session(None, None, (), (), False, 0)
+        ctx.find_root().obj = obj
+    return obj
+
+
+def fail(message: str, code: int = 2) -> None:
+    """Print one line on stderr and exit with ``code``."""
+    click.echo(f"dss: error: {redact(message)}", err=True)
+    sys.exit(code)
+
+
+def reports_errors(func: F) -> F:
+    """Turn a :class:`DssError` (or any unexpected exception) into one line and exit code 2."""
+    import functools
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except DssError as exc:
+            fail(str(exc), exc.exit_code)
+        except (click.exceptions.Exit, click.ClickException, SystemExit):
+            raise
+        except Exception as exc:
+            ctx = click.get_current_context(silent=True)
+            if ctx is not None and _session(ctx).verbose:
+                click.echo(redact(traceback.format_exc()), err=True)
+            fail(f"{type(exc).__name__}: {exc} (run with -v for the traceback)")
+    return wrapper  # type: ignore[return-value]
+
+
+class DssGroup(click.Group):
+    """Adds plugin commands (``dss_register_commands``) and plugin options to run/plan."""
+
+    _plugins_added = False
+
+    def _add_plugin_commands(self, ctx: click.Context) -> None:
+        if self._plugins_added:
+            return
+        self._plugins_added = True
+        try:
+            _session(ctx).plugins.hook.dss_register_commands(cli=self)
+        except DssError as exc:
+            click.echo(f"dss: warning: {redact(str(exc))}", err=True)
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        self._add_plugin_commands(ctx)
+        return super().list_commands(ctx)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = super().get_command(ctx, cmd_name)
+        if command is None:
+            self._add_plugin_commands(ctx)
+            return super().get_command(ctx, cmd_name)
+        if cmd_name in ("run", "plan") and not getattr(command, "_dss_options_added", False):
+            try:
+                for options in _session(ctx).plugins.hook.dss_cli_options():
+                    command.params.extend(options or ())
+            except DssError as exc:
+                click.echo(f"dss: warning: {redact(str(exc))}", err=True)
+            command._dss_options_added = True  # type: ignore[attr-defined]
+        return command
+
+
+@click.group(cls=DssGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="dss-core", prog_name="dss")
+@click.option("--config", "config_path", type=click.Path(dir_okay=False),
+              help="Configuration file (default: dss.toml, else [tool.dss] in pyproject.toml).")
+@click.option("--no-plugins", is_flag=True, default=None,
+              help="Load no third-party plugin (also DSS_DISABLE_PLUGIN_AUTOLOAD=1).")
+@click.option("--plugin", "only", multiple=True, metavar="NAME",
+              help="Load only this plugin (repeatable; also DSS_PLUGINS=a,b).")
+@click.option("--block", multiple=True, metavar="NAME", help="Do not load this plugin (repeatable).")
+@click.option("--strict-plugins", is_flag=True, help="A plugin that fails to load is an error.")
+@click.option("-v", "--verbose", count=True, help="Show every result, and tracebacks.")
+@click.pass_context
+def cli(ctx: click.Context, config_path: str | None, no_plugins: bool | None, only: tuple[str, ...],
+        block: tuple[str, ...], strict_plugins: bool, verbose: int) -> None:
+    """dss: one-way sync from a source of truth to destinations.
+
+    Trees, branches and handlers come from installed plugins (entry-point
+    group `dss`); `dss list` shows them.
+    """
+    ctx.obj = Session(config_path, False if no_plugins else None, only, block, strict_plugins,
+                      verbose)
+
+
+def _run_options(func: F) -> F:
+    func = click.option("--report", "report", type=click.Path(dir_okay=False, path_type=Path),
+                        help="Write a JSON report of every action and its result.")(func)
+    func = click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")(func)
+    return click.argument("name", required=False)(func)
+
+
+def _execute(ctx: click.Context, name: str | None, mode: str, report: Path | None,
+             quiet: bool, fail_fast: bool, extra: dict[str, Any]) -> None:
+    from .runner import Run, execute
+
+    session = _session(ctx)
+    config = session.config
+    config.options.update(extra)
+    config.options["quiet"] = quiet
+    datastore = session.registry.datastore(name, config)
+    source, dests = datastore.open(config, session.plugins, session.registry.trees)
+    run = Run.create(mode, session.plugins, config, datastore=datastore.name,
+                     stop_on_failure=fail_fast, report_path=report, verbose=session.verbose)
+    summary = execute(run, source, dests)
+    sys.exit(summary.exit_code)
+
+
+@cli.command()
+@_run_options
+@click.option("--fail-fast", is_flag=True, help="Stop at the first failed action.")
+@click.pass_context
+@reports_errors
+def run(ctx: click.Context, name: str | None, report: Path | None, quiet: bool, fail_fast: bool,
+        **extra: Any) -> None:
+    """Import, diff, apply and report datastore NAME."""
+    _execute(ctx, name, "apply", report, quiet, fail_fast, extra)
+
+
+@cli.command()
+@_run_options
+@click.pass_context
+@reports_errors
+def plan(ctx: click.Context, name: str | None, report: Path | None, quiet: bool,
+         **extra: Any) -> None:
+    """Dry run: print every action datastore NAME would take; change nothing."""
+    _execute(ctx, name, "plan", report, quiet, False, extra)
+
+
+@cli.command("list")
+@click.pass_context
+@reports_errors
+def list_(ctx: click.Context) -> None:
+    """Installed plugins, importers and datastores with their trees and branches."""
+    from .inspect import describe_installation
+
+    session = _session(ctx)
+    for line in describe_installation(session):
+        click.echo(redact(line))
+
+
+@cli.command()
+@click.argument("branch")
+@click.argument("idnumber")
+@click.option("--datastore", "name", help="Datastore to look in (when several are installed).")
+@click.pass_context
+@reports_errors
+def show(ctx: click.Context, branch: str, idnumber: str, name: str | None) -> None:
+    """Explain one object: BRANCH IDNUMBER on every tree, where it came from, its differences."""
+    from .inspect import show_object
+
+    session = _session(ctx)
+    lines, found = show_object(session, name, branch, idnumber)
+    for line in lines:
+        click.echo(redact(line))
+    sys.exit(0 if found else 1)
+
+
+@cli.command()
+@click.argument("name", required=False)
+@click.pass_context
+@reports_errors
+def check(ctx: click.Context, name: str | None) -> None:
+    """Check datastore NAME: mirrored branches, model symmetry, importers. Applies nothing."""
+    from .inspect import check_datastore
+
+    session = _session(ctx)
+    lines, ok = check_datastore(session, name)
+    for line in lines:
+        click.echo(redact(line))
+    sys.exit(0 if ok else 2)
+
+
+def main() -> None:
+    """Entry point of the ``dss`` console script."""
+    cli(prog_name="dss")

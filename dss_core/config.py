@@ -1,0 +1,112 @@
+"""Configuration: ``[tool.dss]`` in ``pyproject.toml`` or a ``dss.toml``, plus the environment.
+
+Layout (in ``dss.toml`` drop the ``tool.dss`` prefix)::
+
+    [tool.dss]
+    datastore = "school"              # the default for `dss run`
+
+    [tool.dss.trees.lms]              # settings for every branch of tree `lms`
+    url = "sqlite:///lms.db"
+
+    [tool.dss.trees.sis.users]        # settings for one branch's importer
+    path = "exports/students.csv"
+    delimiter = "\\t"
+    mode = "no-retire"                # sync mode of this branch
+
+Environment variables override files, for secrets:
+``DSS_<TREE>_<KEY>`` for a tree (``DSS_LMS_URL``) and
+``DSS_<TREE>_<BRANCH>_<KEY>`` for one branch (``DSS_SIS_USERS_PATH``).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from .errors import ConfigurationError
+
+CONFIG_FILES = ("dss.toml", "pyproject.toml")
+
+
+class Config:
+    """Loaded settings for one invocation; importers read theirs with :meth:`settings_for`."""
+
+    def __init__(
+        self,
+        data: Mapping[str, Any] | None = None,
+        path: Path | None = None,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
+        self.data: dict[str, Any] = dict(data or {})
+        self.path = path
+        self.base_dir = path.parent if path else Path.cwd()
+        self.environ = os.environ if environ is None else environ
+        self.options: dict[str, Any] = {}  # values of plugin CLI options
+
+    @classmethod
+    def load(cls, path: str | Path | None = None, cwd: Path | None = None) -> Config:
+        """Read ``path``, or the first of ``dss.toml`` / ``pyproject.toml`` in ``cwd``."""
+        if path is not None:
+            file = Path(path)
+            if not file.is_file():
+                raise ConfigurationError(f"configuration file not found: {file}")
+            return cls(_read(file), file.resolve())
+        base = cwd or Path.cwd()
+        for name in CONFIG_FILES:
+            file = base / name
+            if file.is_file():
+                data = _read(file)
+                if data or name == "dss.toml":
+                    return cls(data, file.resolve())
+        return cls()
+
+    @property
+    def datastore(self) -> str | None:
+        """The default datastore name, if configured."""
+        value = self.environ.get("DSS_DATASTORE") or self.data.get("datastore")
+        return str(value) if value else None
+
+    def settings_for(self, tree: str, branch: str | None = None) -> dict[str, Any]:
+        """Settings of ``tree`` (and ``branch``): file values, then environment overrides."""
+        trees = self.data.get("trees", {})
+        tree_table = trees.get(tree, {}) if isinstance(trees, dict) else {}
+        merged = {k: v for k, v in tree_table.items() if not isinstance(v, dict)}
+        if branch is not None:
+            branch_table = tree_table.get(branch, {})
+            if isinstance(branch_table, dict):
+                merged.update(branch_table)
+        prefixes = [f"DSS_{_env(tree)}_"]
+        if branch is not None:
+            prefixes.append(f"DSS_{_env(tree)}_{_env(branch)}_")
+        branch_prefix = prefixes[1] if branch is not None else None
+        for prefix in prefixes:
+            for key, value in self.environ.items():
+                if not key.startswith(prefix):
+                    continue
+                if prefix is prefixes[0] and branch_prefix and key.startswith(branch_prefix):
+                    continue
+                merged[key[len(prefix):].lower()] = value
+        return merged
+
+    def resolve_path(self, value: str | os.PathLike[str]) -> Path:
+        """A path from a setting, relative to the configuration file's folder."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else self.base_dir / p
+
+
+def _env(name: str) -> str:
+    return "".join(c if c.isalnum() else "_" for c in name).upper()
+
+
+def _read(file: Path) -> dict[str, Any]:
+    try:
+        with file.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigurationError(f"{file}: not valid TOML: {exc}") from None
+    if file.name == "pyproject.toml":
+        return dict(data.get("tool", {}).get("dss", {}))
+    return dict(data)

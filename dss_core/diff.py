@@ -1,0 +1,193 @@
+"""The diff: the actions that make a destination tree match the source tree.
+
+Order, deterministic for the same data:
+
+1. per branch in the source's branch order: the model errors of that branch
+   (``err_no_attr``, ``err_integrity``), then ``new_<branch>`` by idnumber,
+   then per changed idnumber its ``update_*``, ``add_*`` and ``remove_*``
+   actions (attributes in declared order, elements sorted);
+2. then ``old_<branch>`` by idnumber, branches in *reverse* order, so
+   memberships are gone before the accounts they point at are retired.
+
+Only idnumbers that differ are sorted; the walk over unchanged objects is
+one tuple comparison each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from operator import attrgetter
+from typing import TYPE_CHECKING, Any
+
+from .actions import ADD, ERROR, NEW, OLD, REMOVE, UPDATE, Action
+from .model import SCALAR, Model
+
+if TYPE_CHECKING:
+    from .trees import Tree
+
+MODE_KINDS = {
+    "full": frozenset({NEW, UPDATE, ADD, REMOVE, OLD}),
+    "create-only": frozenset({NEW}),
+    "update-only": frozenset({UPDATE, ADD, REMOVE}),
+    "no-retire": frozenset({NEW, UPDATE, ADD, REMOVE}),
+}
+
+_NUMBERS = (int, float)
+
+
+@dataclass
+class BranchComparison:
+    """How one branch's models compare: the attributes to diff and the model errors."""
+
+    attributes: list[str]
+    membership: frozenset[str]
+    errors: list[Action]
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp))
+
+
+def _compatible(a: Any, b: Any) -> bool:
+    if a is None or b is None or a is Any or b is Any:
+        return True
+    if a is b:
+        return True
+    return a in _NUMBERS and b in _NUMBERS
+
+
+def compare_models(
+    branch: str, source: type[Model], dest: type[Model], source_tree: str, dest_tree: str
+) -> BranchComparison:
+    """Check that two models of one branch expose the same tracked attributes with comparable types."""
+    s_schema, d_schema = source.schema(), dest.schema()
+    errors: list[Action] = []
+    attributes: list[str] = []
+    membership: set[str] = set()
+    for name in s_schema.tracked:
+        if name not in d_schema.types:
+            errors.append(Action(ERROR, "err_no_attr", branch, None, name, tree=dest_tree,
+                                 error=f"{dest_tree}.{branch} ({dest.__name__}) has no attribute {name!r}"))
+            continue
+        s_kind, s_type = s_schema.types[name]
+        d_kind, d_type = d_schema.types[name]
+        if s_kind != d_kind or not _compatible(s_type, d_type):
+            s_desc = s_kind if s_kind != SCALAR else _type_name(s_type)
+            d_desc = d_kind if d_kind != SCALAR else _type_name(d_type)
+            if s_kind != d_kind:
+                s_desc, d_desc = f"{s_kind}[{_type_name(s_type)}]", f"{d_kind}[{_type_name(d_type)}]"
+            errors.append(Action(
+                ERROR, "err_integrity", branch, None, name, tree=dest_tree,
+                error=(f"{name!r} is {s_desc} in {source_tree}.{branch} ({source.__name__}) "
+                       f"but {d_desc} in {dest_tree}.{branch} ({dest.__name__})")))
+            continue
+        attributes.append(name)
+        if s_kind != SCALAR:
+            membership.add(name)
+    for name in d_schema.tracked:
+        if name not in s_schema.types:
+            errors.append(Action(ERROR, "err_no_attr", branch, None, name, tree=dest_tree,
+                                 error=f"{source_tree}.{branch} ({source.__name__}) has no attribute {name!r}"))
+    return BranchComparison(attributes, frozenset(membership), errors)
+
+
+def _sorted(values: Iterable[Any]) -> list[Any]:
+    items = list(values)
+    try:
+        return sorted(items)
+    except TypeError:
+        return sorted(items, key=repr)
+
+
+def _getter(attributes: list[str]) -> Callable[[Model], tuple[Any, ...]]:
+    if not attributes:
+        return lambda obj: ()
+    if len(attributes) == 1:
+        name = attributes[0]
+        return lambda obj: (getattr(obj, name),)
+    return attrgetter(*attributes)
+
+
+def _comparable(a: Any, b: Any) -> bool:
+    if a is None or b is None:
+        return True
+    ta, tb = type(a), type(b)
+    return ta is tb or (ta in _NUMBERS and tb in _NUMBERS)
+
+
+def diff_branch(source: Tree, dest: Tree, branch: str) -> tuple[list[Action], list[Action]]:
+    """The actions of one branch: (everything but retirements, retirements)."""
+    sdata, ddata = source.branch(branch), dest.branch(branch)
+    kinds = MODE_KINDS[dest.mode_of(branch)]
+    cmp = compare_models(branch, sdata.model, ddata.model, source.name, dest.name)
+    out: list[Action] = list(cmp.errors)
+    tree = dest.name
+    attrs = cmp.attributes
+    get = _getter(attrs)
+    dget = ddata.get
+    new_ids: list[str] = []
+    changed: list[str] = []
+    for idnumber, sobj in sdata.items():
+        dobj = dget(idnumber)
+        if dobj is None:
+            new_ids.append(idnumber)
+        elif get(sobj) != get(dobj):
+            changed.append(idnumber)
+    if NEW in kinds:
+        method = f"new_{branch}"
+        for idnumber in _sorted(new_ids):
+            out.append(Action(NEW, method, branch, idnumber, source=sdata[idnumber], tree=tree))
+    membership = cmp.membership
+    for idnumber in _sorted(changed):
+        sobj, dobj = sdata[idnumber], ddata[idnumber]
+        svals, dvals = get(sobj), get(dobj)
+        updates: list[Action] = []
+        adds: list[Action] = []
+        removes: list[Action] = []
+        for i, name in enumerate(attrs):
+            sv, dv = svals[i], dvals[i]
+            if sv == dv:
+                continue
+            if name in membership:
+                s_set, d_set = set(sv or ()), set(dv or ())
+                for element in _sorted(s_set - d_set):
+                    adds.append(Action(ADD, f"add_{name}_to_{branch}", branch, idnumber, name,
+                                       element, None, sobj, dobj, tree))
+                for element in _sorted(d_set - s_set):
+                    removes.append(Action(REMOVE, f"remove_{name}_from_{branch}", branch, idnumber,
+                                          name, element, None, sobj, dobj, tree))
+            elif not _comparable(sv, dv):
+                out.append(Action(
+                    ERROR, "err_integrity", branch, idnumber, name, sv, dv, sobj, dobj, tree,
+                    error=(f"{name!r} is {type(sv).__name__} {sv!r} in {source.name} "
+                           f"({sobj.dss_origin}) but {type(dv).__name__} {dv!r} in {tree} "
+                           f"({dobj.dss_origin})")))
+            else:
+                updates.append(Action(UPDATE, f"update_{name}", branch, idnumber, name, sv, dv,
+                                      sobj, dobj, tree))
+        if UPDATE in kinds:
+            out += updates
+        if ADD in kinds:
+            out += adds
+        if REMOVE in kinds:
+            out += removes
+    olds: list[Action] = []
+    if OLD in kinds:
+        method = f"old_{branch}"
+        sget = sdata.__contains__
+        for idnumber in _sorted(k for k in ddata if not sget(k)):
+            olds.append(Action(OLD, method, branch, idnumber, dest=ddata[idnumber], tree=tree))
+    return out, olds
+
+
+def diff(source: Tree, dest: Tree) -> Iterator[Action]:
+    """All actions that make ``dest`` match ``source``, in the documented order."""
+    source.check_mirror(dest)
+    retirements: list[list[Action]] = []
+    for branch in source.branch_order:
+        actions, olds = diff_branch(source, dest, branch)
+        yield from actions
+        retirements.append(olds)
+    for olds in reversed(retirements):
+        yield from olds

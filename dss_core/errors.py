@@ -1,0 +1,32 @@
+"""Errors dss reports to users: each one is a single clear line."""
+
+from __future__ import annotations
+
+
+class DssError(Exception):
+    """Base class of every error dss reports with one line and an exit code."""
+
+    exit_code = 2
+
+
+class ConfigurationError(DssError):
+    """The sync is declared or configured wrongly (exit code 2, nothing imported)."""
+
+
+class InputError(DssError):
+    """A source or destination holds bad data (exit code 2, nothing applied).
+
+    ``where`` names the place (file and line, table row) when it is known.
+    """
+
+    def __init__(self, message: str, where: object | None = None) -> None:
+        self.where = where
+        super().__init__(f"{where}: {message}" if where else message)
+
+
+class DuplicateIdError(InputError):
+    """Two records of one branch have the same idnumber and cannot be merged."""
+
+
+class PluginError(DssError):
+    """A plugin could not be loaded, or two plugins registered the same name."""

@@ -1,0 +1,86 @@
+"""Handlers: the destination's code that acts on each difference (the seed's "template").
+
+Subclass :class:`Handler` and name methods after action methods::
+
+    class LMSHandler(Handler):
+        def new_users(self, action):          # create the account
+            ...
+        def update_name(self, action):        # any branch's `name` changed
+            ...
+        def old_users(self, action):
+            return action.dropped("accounts are never deleted")
+
+Dispatch order for one action, first method found wins:
+
+* ``new_<branch>``, ``new``
+* ``update_<branch>_<attribute>``, ``update_<attribute>``, ``update``
+* ``add_<attribute>_to_<branch>``, ``add``
+* ``remove_<attribute>_from_<branch>``, ``remove``
+* ``old_<branch>``, ``old``
+* ``err_no_attr`` / ``err_integrity``, ``err``
+* then the catch-all ``default``.
+
+What a method returns becomes the action's result: ``None`` or ``True`` is
+success, ``False`` failure, a :class:`~dss_core.Result` (``action.failed(...)``,
+``action.dropped(...)``) is taken as it is. An exception raised inside is
+caught and reported for that action only. An action with no method is
+counted as not implemented and listed at the end of the run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from .actions import Action, Result, Status
+
+if TYPE_CHECKING:
+    from .runner import Run
+    from .trees import Tree
+
+
+class Handler:
+    """Base class of a destination's handlers: one method per action method name."""
+
+    def __init__(self, tree: Tree, run: Run | None = None) -> None:
+        self.tree = tree
+        self.run = run
+        self.config = tree.config
+        self.settings = tree.config.settings_for(tree.name)
+
+    def begin(self) -> None:
+        """Called once before the first action of a run is handled (open connections here)."""
+
+    def end(self, failed: bool) -> None:
+        """Called once after the last action; ``failed`` tells whether the run stopped on an error."""
+
+    def find_method(self, action: Action) -> tuple[str, Callable[[Action], Any]] | None:
+        """The handler method for ``action`` by the dispatch order, or None."""
+        for name in (*action.handler_names(), "default"):
+            method = getattr(self, name, None)
+            if method is not None and callable(method):
+                return name, method
+        return None
+
+    def handle(self, action: Action) -> Result:
+        """Dispatch ``action`` to its method and turn what it returns into a :class:`Result`."""
+        found = self.find_method(action)
+        if found is None:
+            return Result(action, Status.NOT_IMPLEMENTED, f"no handler for {action.method}")
+        name, method = found
+        return as_result(action, method(action), name)
+
+
+def as_result(action: Action, value: Any, handler: str | None = None) -> Result:
+    """Turn a handler's return value into a :class:`Result`."""
+    if isinstance(value, Result):
+        if value.handler is None:
+            value.handler = handler
+        return value
+    if value is None or value is True:
+        return Result(action, Status.SUCCESS, "", handler)
+    if value is False:
+        return Result(action, Status.FAILURE, "handler returned False", handler)
+    if isinstance(value, Status):
+        return Result(action, value, "", handler)
+    return Result(action, Status.SUCCESS, str(value), handler)

@@ -1,0 +1,210 @@
+"""Importers: read records from somewhere and turn them into a branch's objects.
+
+One importer serves one tree x branch. Subclass :class:`Importer` and give it
+*either* form:
+
+* a generator: ``def readin(self): yield {"idnumber": "1", "name": "Ann"}``
+* a context-managed reader: ``def reader(self)`` returning a context manager
+  that gives an iterable of records (a file, a database session).
+
+Records are mappings (or :class:`Record` objects carrying their origin).
+Per importer, ``filter_out(record)`` skips a record and
+``preprocess(record)`` rewrites it (or drops it by returning ``None``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from .errors import ConfigurationError, DuplicateIdError, InputError
+from .model import SCALAR, Model, Origin
+
+if TYPE_CHECKING:
+    from .store import BranchData
+    from .trees import Tree
+
+DUPLICATE_POLICIES = ("error", "first", "last")
+
+
+class Record:
+    """A record together with where it came from (file and line, table row)."""
+
+    __slots__ = ("values", "origin")
+
+    def __init__(self, values: Mapping[str, Any], origin: Origin) -> None:
+        self.values = values
+        self.origin = origin
+
+
+class Importer:
+    """Base class of every importer: reads one branch of one tree.
+
+    Class attributes a subclass may set:
+
+    ``name``
+        registers the importer under this name (``dss list`` shows it, and a
+        branch may name it instead of giving the class).
+    ``on_duplicate``
+        what to do with a second record of the same idnumber that cannot be
+        merged: ``"error"`` (default), ``"first"`` (keep the first) or
+        ``"last"`` (keep the last). The setting ``on_duplicate`` overrides it.
+    """
+
+    name: ClassVar[str | None] = None
+    on_duplicate: ClassVar[str] = "error"
+
+    def __init__(self, tree: Tree, branch: str, settings: Mapping[str, Any] | None = None) -> None:
+        self.tree = tree
+        self.branch = branch
+        self.settings: dict[str, Any] = dict(settings or {})
+
+    # -- the two forms ------------------------------------------------------
+    def readin(self) -> Iterable[Mapping[str, Any] | Record]:
+        """Yield the records (generator form). Override this or :meth:`reader`."""
+        raise ConfigurationError(
+            f"{type(self).__name__} (importer of {self.tree.name}.{self.branch}) defines "
+            "neither readin() nor reader()"
+        )
+
+    def reader(self) -> contextlib.AbstractContextManager[Iterable[Mapping[str, Any] | Record]] | None:
+        """Return a context manager giving the records (reader form), or None."""
+        return None
+
+    # -- per-record hooks ---------------------------------------------------
+    def filter_out(self, record: Mapping[str, Any]) -> bool:
+        """Return True to skip ``record`` (a withdrawn student, say)."""
+        return False
+
+    def preprocess(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        """Rewrite ``record`` before it becomes an object; return None to drop it."""
+        return record
+
+    # -- provenance ---------------------------------------------------------
+    def describe(self) -> str:
+        """A short name of what this importer reads, used in origins and messages."""
+        return type(self).__name__
+
+    def setting(self, key: str, default: Any = None) -> Any:
+        """One setting for this importer (from configuration or the environment)."""
+        return self.settings.get(key, default)
+
+    def records(self) -> Iterator[Mapping[str, Any] | Record]:
+        """All records of this importer, whichever form it has."""
+        reader = self.reader()
+        if reader is not None:
+            with reader as rows:
+                yield from rows
+        else:
+            yield from self.readin()
+
+
+class GeneratorImporter(Importer):
+    """An importer over literal records or any callable returning records.
+
+    ``GeneratorImporter.of(records)`` makes an importer class over a list;
+    handy for derived branches and tests.
+    """
+
+    name = "generator"
+    source: ClassVar[Any] = ()
+
+    def readin(self) -> Iterable[Mapping[str, Any] | Record]:
+        src = type(self).source
+        return src(self) if callable(src) else src
+
+    @classmethod
+    def of(cls, records: Any, name: str = "literal records") -> type[GeneratorImporter]:
+        """A GeneratorImporter subclass over ``records`` (a list, or a callable taking the importer)."""
+        return type(name.title().replace(" ", ""), (cls,), {"source": records, "name": None,
+                                                             "describe": lambda self: name})
+
+
+def load_branch(importer: Importer, data: BranchData, on_duplicate: str | None = None) -> int:
+    """Run ``importer`` and put its objects into ``data``; return the number of records read.
+
+    Records without idnumber get a running number. Records with the same
+    idnumber are merged when the model has membership attributes (their
+    lists and sets are joined) and the other values agree; any other
+    duplicate follows the duplicate policy.
+    """
+    model = data.model
+    schema = model.schema()
+    membership = [n for n, f in schema.fields.items() if f.kind != SCALAR]
+    scalars = [n for n, f in schema.fields.items() if f.kind == SCALAR]
+    policy = on_duplicate or importer.setting("on_duplicate") or importer.on_duplicate
+    if policy not in DUPLICATE_POLICIES:
+        raise ConfigurationError(
+            f"{data.tree}.{data.name}: on_duplicate must be one of {', '.join(DUPLICATE_POLICIES)}, "
+            f"not {policy!r}")
+    describe = importer.describe()
+    importer_name = type(importer).__name__
+    filter_out = importer.filter_out
+    preprocess = importer.preprocess
+    running = 0
+    count = 0
+    objects = data._objects
+    for count, item in enumerate(importer.records(), 1):  # noqa: B007
+        if isinstance(item, Record):
+            origin = item.origin
+            if not origin.importer:
+                origin.importer = importer_name
+            record: Any = item.values
+        else:
+            origin = Origin(describe, count, "record", importer_name)
+            record = item
+        if filter_out(record):
+            continue
+        record = preprocess(dict(record))
+        if record is None:
+            continue
+        idnumber = record.get("idnumber")
+        if idnumber is None:
+            running += 1
+            record["idnumber"] = idnumber = str(running)
+        elif not isinstance(idnumber, str):
+            record["idnumber"] = idnumber = str(idnumber)
+        if idnumber == "":
+            raise InputError(f"{data.tree}.{data.name}: empty idnumber", origin)
+        try:
+            obj = model(idnumber, _origin=origin,
+                        **{k: v for k, v in record.items() if k in schema.fields})
+        except InputError as exc:
+            if exc.where is None:
+                raise InputError(str(exc), origin) from None
+            raise
+        existing = objects.get(idnumber)
+        if existing is None:
+            data.put(obj)
+            continue
+        conflict = [n for n in scalars if getattr(existing, n) != getattr(obj, n)]
+        if membership and not conflict:
+            _merge(existing, obj, membership)
+            continue
+        first = existing.dss_origin
+        if policy == "error":
+            what = (f"differs in {', '.join(conflict)}" if membership
+                    else "appears more than once")
+            raise DuplicateIdError(
+                f"{data.tree}.{data.name}: duplicate idnumber {idnumber!r} {what} "
+                f"(first at {first}); set on_duplicate to 'first' or 'last' to allow it",
+                origin,
+            )
+        if policy == "last":
+            if membership:
+                _merge(obj, existing, membership)
+            data.put(obj)
+        elif membership:
+            _merge(existing, obj, membership)
+    return count
+
+
+def _merge(into: Model, other: Model, membership: list[str]) -> None:
+    for name in membership:
+        target = getattr(into, name)
+        extra = getattr(other, name)
+        if isinstance(target, set):
+            target |= extra
+        else:
+            target.extend(x for x in extra if x not in target)

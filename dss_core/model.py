@@ -1,0 +1,309 @@
+"""Objects: the model base class every branch's objects are built from.
+
+A model declares its fields with annotations, like a dataclass::
+
+    class Student(Model):
+        _lastfirst: str          # untracked: starts with an underscore
+        homeroom: str = ""
+        courses: set[str] = set()  # a membership attribute
+
+        @property
+        def name(self) -> str:   # tracked: a public property
+            last, first = self._lastfirst.split(", ")
+            return f"{first} {last}"
+
+The *tracked* attributes, the ones compared between trees, are the public
+fields and the public properties. Lists and sets are *membership*
+attributes: their elements are compared one by one.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from .errors import InputError
+
+SCALAR = "scalar"
+SET = "set"
+LIST = "list"
+
+_MISSING: Any = object()
+_TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
+_FALSE = frozenset({"0", "false", "f", "no", "n", "off", ""})
+
+
+class Origin:
+    """Where one object came from: an importer, a file or table, a line or row."""
+
+    __slots__ = ("source", "position", "unit", "importer")
+
+    def __init__(
+        self, source: str, position: int | None = None, unit: str = "line", importer: str = ""
+    ) -> None:
+        self.source = source
+        self.position = position
+        self.unit = unit
+        self.importer = importer
+
+    def __str__(self) -> str:
+        if self.position is None:
+            return self.source
+        return f"{self.source} {self.unit} {self.position}"
+
+    def __repr__(self) -> str:
+        return f"Origin({str(self)!r}, importer={self.importer!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Origin) and (
+            self.source, self.position, self.unit, self.importer
+        ) == (other.source, other.position, other.unit, other.importer)
+
+    def __hash__(self) -> int:
+        return hash((self.source, self.position, self.unit))
+
+    def to_dict(self) -> dict[str, Any]:
+        """The origin as JSON-ready values."""
+        return {"source": self.source, "position": self.position, "unit": self.unit,
+                "importer": self.importer, "text": str(self)}
+
+
+@dataclass(frozen=True)
+class Field:
+    """One declared field of a model: its name, kind and Python type."""
+
+    name: str
+    kind: str  # SCALAR, SET or LIST
+    type: Any  # the scalar type, or the element type of a membership
+    default: Any = _MISSING
+    optional: bool = False
+
+    @property
+    def tracked(self) -> bool:
+        return not self.name.startswith("_")
+
+
+@dataclass(frozen=True)
+class Schema:
+    """What a model class declares, computed once per class."""
+
+    fields: dict[str, Field]
+    tracked: tuple[str, ...]  # public fields, then public properties, in declared order
+    types: dict[str, tuple[str, Any]]  # tracked name -> (kind, type or None if unknown)
+    coercers: dict[str, Callable[[Any], Any]]
+
+    @property
+    def membership(self) -> frozenset[str]:
+        return frozenset(n for n in self.tracked if self.types[n][0] != SCALAR)
+
+
+def _kind_of(tp: Any) -> tuple[str, Any, bool]:
+    """Split an annotation into (kind, element or scalar type, optional)."""
+    optional = False
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        optional = len(args) < len(typing.get_args(tp))
+        tp = args[0] if len(args) == 1 else Any
+        origin = typing.get_origin(tp)
+    if tp in (set, frozenset) or origin in (set, frozenset):
+        elems = typing.get_args(tp)
+        return SET, (elems[0] if elems else Any), optional
+    if tp is list or origin is list:
+        elems = typing.get_args(tp)
+        return LIST, (elems[0] if elems else Any), optional
+    return SCALAR, tp, optional
+
+
+def _scalar_coercer(tp: Any) -> Callable[[Any], Any] | None:
+    if tp is int:
+        return lambda v: v if type(v) is int else int(v)
+    if tp is float:
+        return lambda v: v if type(v) is float else float(v)
+    if tp is str:
+        return lambda v: v if type(v) is str else str(v)
+    if tp is bool:
+        def to_bool(v: Any) -> bool:
+            if type(v) is bool:
+                return v
+            text = str(v).strip().lower()
+            if text in _TRUE:
+                return True
+            if text in _FALSE:
+                return False
+            raise ValueError(f"not a yes/no value: {v!r}")
+        return to_bool
+    return None
+
+
+def _coercer(f: Field) -> Callable[[Any], Any]:
+    elem = _scalar_coercer(f.type)
+    if f.kind == SCALAR:
+        if elem is None:
+            return lambda v: v
+        optional = f.optional
+
+        def scalar(v: Any) -> Any:
+            if v is None or (optional and v == ""):
+                return None
+            return elem(v)
+        return scalar
+    container: Callable[[Iterable[Any]], Any] = set if f.kind == SET else list
+    convert = elem or (lambda v: v)
+
+    def membership(v: Any) -> Any:
+        if v is None or v == "":
+            return container(())
+        if isinstance(v, (str, bytes)) or not isinstance(v, Iterable):
+            return container((convert(v),))
+        return container(convert(x) for x in v)
+    return membership
+
+
+def _build_schema(cls: type) -> Schema:
+    hints: dict[str, Any] = {}
+    for klass in reversed(cls.__mro__):
+        if klass in (object, Model):
+            continue
+        try:
+            hints.update(typing.get_type_hints(klass))
+        except Exception:  # unresolvable forward reference: keep the raw annotations
+            hints.update(getattr(klass, "__annotations__", {}))
+    fields: dict[str, Field] = {}
+    for name, tp in hints.items():
+        if name == "idnumber" or name.startswith("_dss") or typing.get_origin(tp) is ClassVar:
+            continue
+        kind, elem, optional = _kind_of(tp)
+        default = getattr(cls, name, _MISSING)
+        if isinstance(default, property):
+            continue
+        if default is _MISSING and (optional or kind != SCALAR):
+            default = None if kind == SCALAR else _MISSING
+        fields[name] = Field(name, kind, elem, default, optional)
+    type_of: dict[str, tuple[str, Any]] = {
+        n: (f.kind, f.type) for n, f in fields.items() if f.tracked
+    }
+    for klass in cls.__mro__:
+        if klass in (object, Model):
+            continue
+        for name, value in vars(klass).items():
+            if isinstance(value, property) and not name.startswith("_") and name not in type_of:
+                ret = (value.fget.__annotations__.get("return") if value.fget else None)
+                if isinstance(ret, str) or ret is None:
+                    try:
+                        ret = typing.get_type_hints(value.fget).get("return")
+                    except Exception:
+                        ret = None
+                if ret is None:
+                    type_of[name] = (SCALAR, None)
+                else:
+                    kind, elem, _ = _kind_of(ret)
+                    type_of[name] = (kind, elem)
+    # order: fields as declared, then properties in declaration order (base classes first)
+    ordered = [n for n in fields if fields[n].tracked]
+    props = [n for n in type_of if n not in fields]
+    declared: list[str] = []
+    for klass in reversed(cls.__mro__):
+        declared += [n for n in vars(klass) if n in props and n not in declared]
+    tracked = tuple(ordered + declared)
+    coercers = {n: _coercer(f) for n, f in fields.items()}
+    return Schema(fields, tracked, {n: type_of[n] for n in tracked}, coercers)
+
+
+class Model:
+    """Base class of every object held in a branch.
+
+    Build an object by keyword: ``Student(idnumber="11111", homeroom="10B")``.
+    ``idnumber`` (a string, unique within its branch) always comes first.
+    Values are coerced to the declared types (``"3"`` becomes ``3`` for an
+    ``int`` field, a single string becomes a one-element set for a ``set``
+    field), so every importer may yield plain strings.
+    """
+
+    idnumber: str
+    _dss_schema_cache: ClassVar[Schema | None] = None
+    _dss_origin: Origin | None
+    _dss_where: tuple[str, str] | None
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._dss_schema_cache = None
+
+    @classmethod
+    def schema(cls) -> Schema:
+        """The declared fields and tracked attributes of this class (computed once)."""
+        schema = cls.__dict__.get("_dss_schema_cache")
+        if schema is None:
+            schema = _build_schema(cls)
+            cls._dss_schema_cache = schema
+        return schema
+
+    @classmethod
+    def tracked_attributes(cls) -> tuple[str, ...]:
+        """Names compared between trees: public fields, then public properties."""
+        return cls.schema().tracked
+
+    def __init__(self, idnumber: str, /, _origin: Origin | None = None, **values: Any) -> None:
+        if not isinstance(idnumber, str):
+            idnumber = str(idnumber)
+        self.idnumber = idnumber
+        self._dss_origin = _origin
+        self._dss_where = None
+        schema = type(self).schema()
+        coercers = schema.coercers
+        for name, value in values.items():
+            convert = coercers.get(name)
+            if convert is None:
+                raise InputError(
+                    f"{type(self).__name__} has no field {name!r} (idnumber {idnumber!r})", _origin
+                )
+            try:
+                setattr(self, name, convert(value))
+            except (TypeError, ValueError) as exc:
+                raise InputError(
+                    f"idnumber {idnumber!r}: field {name!r}: cannot read {value!r} as "
+                    f"{getattr(schema.fields[name].type, '__name__', schema.fields[name].type)}: {exc}",
+                    _origin,
+                ) from None
+        if len(values) != len(schema.fields):
+            for name, f in schema.fields.items():
+                if name in values:
+                    continue
+                if f.default is _MISSING:
+                    if f.kind == SCALAR:
+                        raise InputError(
+                            f"idnumber {idnumber!r}: no value for field {name!r} of "
+                            f"{type(self).__name__}", _origin)
+                    setattr(self, name, set() if f.kind == SET else [])
+                elif isinstance(f.default, (set, list, dict)):
+                    setattr(self, name, type(f.default)(f.default))
+
+    @property
+    def dss_origin(self) -> Origin | None:
+        """Where this object was read from (importer, file and line, or row)."""
+        return self._dss_origin
+
+    def values(self) -> dict[str, Any]:
+        """The tracked attributes and their values, in declared order."""
+        return {n: getattr(self, n) for n in type(self).schema().tracked}
+
+    def __repr__(self) -> str:
+        where = "{}.{} ".format(*self._dss_where) if self._dss_where else ""
+        return f"<{type(self).__name__} {where}idnumber={self.idnumber!r}>"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Model):
+            return NotImplemented
+        return self.idnumber == other.idnumber and self.values() == other.values()
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+def build_object(model: type[Model], record: Mapping[str, Any], origin: Origin | None) -> Model:
+    """Build one model object from a record, ignoring keys the model does not declare."""
+    fields = model.schema().fields
+    values = {k: v for k, v in record.items() if k in fields}
+    return model(record["idnumber"], _origin=origin, **values)

@@ -1,0 +1,14 @@
+"""Keep secrets out of output: passwords in database URLs are replaced by ``***``."""
+
+from __future__ import annotations
+
+import re
+
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@\s]*)@")
+_KEYWORD_PASSWORD = re.compile(r"(?i)(password\s*=\s*)('[^']*'|\"[^\"]*\"|[^\s&;]+)")
+
+
+def redact(text: str) -> str:
+    """``text`` with every password in a URL or ``password=...`` replaced by ``***``."""
+    text = _URL_PASSWORD.sub(lambda m: f"{m['scheme']}{m['user']}:***@", text)
+    return _KEYWORD_PASSWORD.sub(lambda m: f"{m.group(1)}***", text)

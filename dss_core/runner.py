@@ -1,0 +1,158 @@
+"""The runner: import, diff, apply, report, for one datastore.
+
+Reporting goes through the reporting hooks only; nothing here prints.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import traceback
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .actions import ERROR, FAILED_STATUSES, Result, Status
+
+if TYPE_CHECKING:
+    import pluggy
+
+    from .config import Config
+    from .trees import Tree
+
+PLAN, APPLY = "plan", "apply"
+
+
+@dataclass
+class Run:
+    """One invocation of a sync: its identity, mode and options."""
+
+    id: str
+    mode: str  # "plan" or "apply"
+    plugins: pluggy.PluginManager
+    config: Config
+    datastore: str = ""
+    started: str = ""
+    stop_on_failure: bool = False
+    report_path: Path | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    verbose: int = 0
+
+    @classmethod
+    def create(cls, mode: str, plugins: pluggy.PluginManager, config: Config, **kwargs: Any) -> Run:
+        """A new run with a fresh id and the current time."""
+        started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        return cls(uuid.uuid4().hex, mode, plugins, config, started=started,
+                   options=dict(config.options), **kwargs)
+
+    @property
+    def dry_run(self) -> bool:
+        return self.mode == PLAN
+
+
+@dataclass
+class Summary:
+    """What a run did: counts per tree, branch, kind and status, plus what no handler implements."""
+
+    counts: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
+    not_implemented: Counter[str] = field(default_factory=Counter)
+    results: list[Result] = field(default_factory=list)
+    imported: dict[tuple[str, str], int] = field(default_factory=dict)
+    stopped: bool = False
+
+    def add(self, result: Result) -> None:
+        a = result.action
+        self.counts[(a.tree, a.branch, a.kind, result.status.value)] += 1
+        if result.status is Status.NOT_IMPLEMENTED:
+            self.not_implemented[a.method] += 1
+        self.results.append(result)
+
+    @property
+    def actions(self) -> list[Any]:
+        """Every action of the run, in order."""
+        return [r.action for r in self.results]
+
+    @property
+    def failed(self) -> int:
+        """Actions whose handler failed or raised."""
+        return sum(1 for r in self.results if r.status in FAILED_STATUSES)
+
+    @property
+    def errors(self) -> int:
+        """Model error actions (err_no_attr, err_integrity)."""
+        return sum(1 for r in self.results if r.action.kind == ERROR)
+
+    def count(self, *, kind: str | None = None, status: str | None = None,
+              branch: str | None = None) -> int:
+        """Number of results matching the given kind, status and branch."""
+        return sum(n for (_, b, k, s), n in self.counts.items()
+                   if (kind is None or k == kind) and (status is None or s == status)
+                   and (branch is None or b == branch))
+
+    def by_branch(self) -> dict[str, dict[str, int]]:
+        """Counts per ``tree.branch`` and kind."""
+        table: dict[str, dict[str, int]] = {}
+        for (tree, branch, kind, _), n in sorted(self.counts.items()):
+            row = table.setdefault(f"{tree}.{branch}", {})
+            row[kind] = row.get(kind, 0) + n
+        return table
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every action is done (or planned), 1 when some failed or hit a model error."""
+        return 1 if (self.failed or self.errors or self.stopped) else 0
+
+
+def handle(run: Run, destination: Tree, handler: Any, action: Any) -> Result:
+    """Hand one action to the ``dss_handle_action`` hook; exceptions become a result."""
+    try:
+        result = run.plugins.hook.dss_handle_action(
+            action=action, destination=destination, handler=handler, run=run)
+    except Exception as exc:
+        return Result(action, Status.EXCEPTION, f"{type(exc).__name__}: {exc}",
+                      details={"traceback": traceback.format_exc()})
+    if result is None:
+        return Result(action, Status.NOT_IMPLEMENTED, f"no handler for {action.method}")
+    return result
+
+
+def execute(run: Run, source: Tree, destinations: list[Tree], load: bool = True) -> Summary:
+    """Import (when ``load``), diff, apply or plan, and report, for each destination."""
+    hook = run.plugins.hook
+    summary = Summary()
+    for dest in destinations:
+        source.check_mirror(dest)
+    hook.dss_report_start(run=run)
+    if load:
+        for tree in (source, *destinations):
+            def done(branch: str, count: int, tree: Tree = tree) -> None:
+                summary.imported[(tree.name, branch)] = count
+                hook.dss_import_done(run=run, tree=tree, branch=branch, count=count)
+            tree.load(on_branch=done)
+    stop = False
+    for dest in destinations:
+        handler = None
+        if not run.dry_run:
+            from .handlers import Handler
+
+            handler = (dest.handler or Handler)(dest, run)
+            handler.begin()
+        try:
+            for action in source.diff(dest):
+                if stop:
+                    result = Result(action, Status.SKIPPED, "the run stopped on an earlier failure")
+                elif run.dry_run or action.kind == ERROR and handler is None:
+                    result = Result(action, Status.PLANNED)
+                else:
+                    result = handle(run, dest, handler, action)
+                    if run.stop_on_failure and result.status in FAILED_STATUSES:
+                        stop = True
+                        summary.stopped = True
+                summary.add(result)
+                hook.dss_report_result(run=run, result=result)
+        finally:
+            if handler is not None:
+                handler.end(stop)
+    hook.dss_report_finish(run=run, summary=summary)
+    return summary

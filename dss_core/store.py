@@ -1,0 +1,69 @@
+"""The datastore's storage: where imported objects are kept and read back.
+
+Everything above this module reaches the data through :class:`BranchData`,
+a read-only mapping. Keeping that interface narrow lets a columnar store
+replace the plain dict later without touching trees, diff or handlers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+
+from .model import Model
+
+
+class BranchData(Mapping[str, Model]):
+    """The objects of one branch of one tree, read like a dict keyed by idnumber."""
+
+    def __init__(self, tree: str, branch: str, model: type[Model]) -> None:
+        self.tree = tree
+        self.name = branch
+        self.model = model
+        self._objects: dict[str, Model] = {}
+        self._where = (tree, branch)
+
+    def __getitem__(self, idnumber: str) -> Model:
+        return self._objects[idnumber]
+
+    def get(self, idnumber: str, default: Model | None = None) -> Model | None:  # type: ignore[override]
+        return self._objects.get(idnumber, default)
+
+    def __contains__(self, idnumber: object) -> bool:
+        return idnumber in self._objects
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._objects)
+
+    def __len__(self) -> int:
+        return len(self._objects)
+
+    def __repr__(self) -> str:
+        return f"<BranchData {self.tree}.{self.name}: {len(self)} objects>"
+
+    # -- writing: used by the import machinery, not by users -----------------
+    def put(self, obj: Model) -> None:
+        obj._dss_where = self._where
+        self._objects[obj.idnumber] = obj
+
+    def clear(self) -> None:
+        self._objects.clear()
+
+
+class Store:
+    """The datastore root: holds the data of every branch of every tree."""
+
+    def __init__(self) -> None:
+        self._branches: dict[tuple[str, str], BranchData] = {}
+
+    def branch(self, tree: str, branch: str, model: type[Model]) -> BranchData:
+        """The data of ``tree.branch``, created empty on first use."""
+        key = (tree, branch)
+        data = self._branches.get(key)
+        if data is None:
+            data = self._branches[key] = BranchData(tree, branch, model)
+        return data
+
+    def clear(self, tree: str) -> None:
+        for (t, _), data in self._branches.items():
+            if t == tree:
+                data.clear()

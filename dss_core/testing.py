@@ -1,0 +1,215 @@
+"""Test kit for plugin authors, loaded by pytest through the ``pytest11`` entry point.
+
+In an in-house plugin's tests::
+
+    def test_new_student_is_created(dss_tree):
+        source = dss_tree(SIS, users=[{"idnumber": "1", "_lastfirst": "Doe, Jo"}])
+        dest = dss_tree(LMS, users=[])
+        assert messages(source - dest) == ["new_users(idnumber='1')"]
+
+    def test_sync_converges(tmp_path):
+        check_conformance(school_datastore, config=Config({...}))
+
+What is here:
+
+* fixtures ``dss_plugins`` (the builtin plugins only: nothing installed
+  leaks in), ``dss_tree`` (a tree filled from literal records through the
+  real import rules) and ``dss_memory_tree`` (an in-memory destination);
+* :class:`RecordingHandler`: records every action it gets, applies it to a
+  :class:`MemoryDatabase`, and fails chosen actions on request;
+* :func:`check_conformance`: a dry run changes nothing, and applying the
+  plan then planning again gives an empty plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import pytest
+
+from .actions import Action, Result
+from .config import Config
+from .handlers import Handler
+from .importers import Importer
+from .model import Model
+from .plugins import builtin_plugin_manager
+from .runner import Run, Summary, execute
+from .trees import Branch, Datastore, Tree
+
+
+def messages(actions: Iterable[Action]) -> list[str]:
+    """The one-line messages of ``actions``, in order."""
+    return [a.message for a in actions]
+
+
+class MemoryDatabase:
+    """A destination kept in memory: branch -> idnumber -> field values."""
+
+    def __init__(self, data: dict[str, dict[str, dict[str, Any]]] | None = None) -> None:
+        self.data: dict[str, dict[str, dict[str, Any]]] = {
+            b: {i: dict(v) for i, v in rows.items()} for b, rows in (data or {}).items()}
+
+    def rows(self, branch: str) -> dict[str, dict[str, Any]]:
+        return self.data.setdefault(branch, {})
+
+    def records(self, branch: str) -> list[dict[str, Any]]:
+        """The rows of ``branch`` as records an importer yields."""
+        return [{"idnumber": i, **v} for i, v in sorted(self.rows(branch).items())]
+
+    def snapshot(self) -> dict[str, dict[str, dict[str, Any]]]:
+        return {b: {i: {k: (set(v) if isinstance(v, set) else v) for k, v in row.items()}
+                    for i, row in rows.items()} for b, rows in self.data.items()}
+
+
+class MemoryImporter(Importer):
+    """Reads a branch back from the tree's :class:`MemoryDatabase`."""
+
+    def readin(self) -> Iterable[dict[str, Any]]:
+        return self.tree.database.records(self.branch)  # type: ignore[attr-defined]
+
+    def describe(self) -> str:
+        return f"memory:{self.tree.name}.{self.branch}"
+
+
+class RecordingHandler(Handler):
+    """Records every action and applies it to the tree's :class:`MemoryDatabase`.
+
+    Set ``fail`` on the class (or tree) to method names, idnumbers or action
+    keys that must fail; ``raise_on`` to ones whose handler must raise.
+    Applied actions are appended to ``recorded`` on the tree class.
+    """
+
+    def _should(self, action: Action, names: Iterable[str]) -> bool:
+        names = set(names)
+        return bool(names & {action.method, action.idnumber or "", action.key})
+
+    def default(self, action: Action) -> Result | None:
+        tree: Any = self.tree
+        tree.recorded.append(action)
+        if self._should(action, tree.raise_on):
+            raise RuntimeError(f"told to raise on {action.method}")
+        if self._should(action, tree.fail):
+            return action.failed("told to fail")
+        db: MemoryDatabase = tree.database
+        rows = db.rows(action.branch)
+        if action.kind == "new":
+            assert action.source is not None
+            rows[action.idnumber or ""] = _stored(action.source)
+        elif action.kind == "old":
+            rows.pop(action.idnumber or "", None)
+        elif action.kind == "update":
+            rows[action.idnumber or ""][action.attribute or ""] = action.value
+        elif action.kind in ("add", "remove"):
+            members = rows[action.idnumber or ""].setdefault(action.attribute or "", set())
+            members = set(members)
+            if action.kind == "add":
+                members.add(action.value)
+            else:
+                members.discard(action.value)
+            rows[action.idnumber or ""][action.attribute or ""] = members
+        else:
+            return action.dropped("model errors are not applied")
+        return None
+
+
+def _stored(obj: Model) -> dict[str, Any]:
+    values = obj.values()
+    return {k: (set(v) if isinstance(v, (set, list)) else v) for k, v in values.items()}
+
+
+def memory_tree(
+    name: str,
+    models: dict[str, type[Model]],
+    database: MemoryDatabase | None = None,
+    *,
+    fail: Iterable[str] = (),
+    raise_on: Iterable[str] = (),
+    modes: dict[str, str] | None = None,
+    handler: type[Handler] = RecordingHandler,
+) -> type[Tree]:
+    """A destination tree class kept in memory, with a :class:`RecordingHandler`."""
+    attrs: dict[str, Any] = {
+        "name": name,
+        "handler": handler,
+        "database": database if database is not None else MemoryDatabase(),
+        "fail": set(fail),
+        "raise_on": set(raise_on),
+        "recorded": [],
+    }
+    for branch, model in models.items():
+        attrs[branch] = Branch(model, MemoryImporter, mode=(modes or {}).get(branch, "full"))
+    return type(name.title().replace("-", "").replace("_", ""), (Tree,), attrs)
+
+
+def snapshot(tree: Tree) -> dict[str, dict[str, dict[str, Any]]]:
+    """Every object of ``tree`` as tracked values: what a destination holds."""
+    return {b: {i: o.values() for i, o in tree.branch(b).items()} for b in tree.branch_order}
+
+
+def _quiet_run(mode: str, source: Tree) -> Run:
+    run = Run.create(mode, source.plugins, source.config)
+    run.options["quiet"] = True
+    return run
+
+
+def check_conformance(
+    datastore: Datastore,
+    config: Config | None = None,
+    plugins: Any = None,
+    trees: dict[str, type[Tree]] | None = None,
+) -> Summary:
+    """Assert the rules every sync must keep; returns the summary of the applying run.
+
+    1. A dry run changes nothing in any destination.
+    2. Applying the plan fails no action.
+    3. Planning again afterwards gives an empty plan.
+    """
+    plugins = plugins or builtin_plugin_manager()
+
+    def fresh() -> tuple[Tree, list[Tree]]:
+        source, dests = datastore.open(config, plugins, trees)
+        source.load()
+        for d in dests:
+            d.load()
+        return source, dests
+
+    source, dests = fresh()
+    before = [snapshot(d) for d in dests]
+    planned = execute(_quiet_run("plan", source), source, dests, load=False)
+    source, dests = fresh()
+    after = [snapshot(d) for d in dests]
+    assert after == before, "a dry run changed a destination"
+    applied = execute(_quiet_run("apply", source), source, dests, load=False)
+    assert applied.failed == 0, (
+        "applying the plan failed: " + "; ".join(
+            f"{r.action.message}: {r.message}" for r in applied.results if r.failed))
+    assert len(applied.results) == len(planned.results), "the applied run differs from the plan"
+    source, dests = fresh()
+    again = execute(_quiet_run("plan", source), source, dests, load=False)
+    left = [r.action.message for r in again.results]
+    assert not left, f"the sync does not converge; still planned after applying: {left[:10]}"
+    return applied
+
+
+@pytest.fixture
+def dss_plugins() -> Any:
+    """A plugin manager with the builtin plugins only: installed plugins do not leak into tests."""
+    return builtin_plugin_manager()
+
+
+@pytest.fixture
+def dss_tree(dss_plugins: Any) -> Callable[..., Tree]:
+    """Factory: ``dss_tree(TreeClass, users=[{...}], groups=[...])`` gives a loaded tree."""
+
+    def make(cls: type[Tree], config: Config | None = None, **records: Iterable[Any]) -> Tree:
+        tree = cls(config=config, plugins=dss_plugins)
+        return tree.load_records({k: list(v) for k, v in records.items()})
+
+    return make
+
+
+@pytest.fixture
+def dss_memory_tree() -> Callable[..., type[Tree]]:
+    """Factory for :func:`memory_tree`: an in-memory destination tree class."""
+    return memory_tree
