@@ -246,7 +246,7 @@ class Model:
         """Names compared between trees: public fields, then public properties."""
         return cls.schema().tracked
 
-    def __init__(self, idnumber: str, /, _origin: Origin | None = None, **values: Any) -> None:
+    def __init__(self, idnumber: str, _origin: Origin | None = None, **values: Any) -> None:
         if not isinstance(idnumber, str):
             idnumber = str(idnumber)
         self.idnumber = idnumber
