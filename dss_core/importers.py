@@ -133,7 +133,8 @@ def load_branch(importer: Importer, data: BranchData, on_duplicate: str | None =
     schema = model.schema()
     membership = [n for n, f in schema.fields.items() if f.kind != SCALAR]
     scalars = [n for n, f in schema.fields.items() if f.kind == SCALAR]
-    policy = on_duplicate or importer.setting("on_duplicate") or importer.on_duplicate
+    # configuration overrides the declaration (the Branch argument), as for a branch's mode
+    policy = importer.setting("on_duplicate") or on_duplicate or importer.on_duplicate
     if policy not in DUPLICATE_POLICIES:
         raise ConfigurationError(
             f"{data.tree}.{data.name}: on_duplicate must be one of {', '.join(DUPLICATE_POLICIES)}, "
