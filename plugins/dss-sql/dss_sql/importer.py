@@ -1,0 +1,180 @@
+"""SQLImporter: stream the rows of a table or a query into a branch."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from dss_core import ConfigurationError, Importer, Origin, Record
+
+from .engine import connect, database_error, get_engine, resolve_url
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection, Engine
+    from sqlalchemy.orm import Session
+
+
+class SQLImporter(Importer):
+    """Reads one branch from a database table or query, streaming the rows.
+
+    Class attributes (each may also be given as a setting of the same name,
+    which wins):
+
+    ``url``
+        the SQLAlchemy database URL; usually a tree setting
+        (``[tool.dss.trees.<tree>] url = ...``, or ``DSS_<TREE>_URL``).
+    ``table``
+        a table name (``schema.table`` allowed) -- or ``query``:
+    ``query``
+        SQL text or a SQLAlchemy ``select()``; one row per object, or one
+        row per membership (a join): rows of the same idnumber are merged
+        into the model's set and list attributes by the core.
+    ``key``
+        the column holding the idnumber (default: a column named ``idnumber``).
+    ``rename``
+        ``{column: attribute}`` for columns named differently from the model.
+    ``yield_per``
+        rows fetched per round trip while streaming (default 1000).
+
+    A subclass may override :meth:`readin` and use :meth:`dbsession` (an ORM
+    session committed on success, rolled back on an exception) instead.
+    """
+
+    name = "sql"
+    url: ClassVar[str | None] = None
+    table: ClassVar[str | None] = None
+    query: ClassVar[Any] = None
+    key: ClassVar[str | None] = None
+    rename: ClassVar[Mapping[str, str]] = {}
+    yield_per: ClassVar[int] = 1000
+
+    # -- settings --------------------------------------------------------------
+    def option(self, key: str) -> Any:
+        """A setting, falling back to the class attribute of the same name."""
+        value = self.settings.get(key)
+        return value if value is not None else getattr(type(self), key, None)
+
+    @property
+    def database_url(self) -> str:
+        """The database URL this importer reads (settings first, then the class attribute)."""
+        return resolve_url(self.option("url"), self.tree.config,
+                           where=f"{self.tree.name}.{self.branch}")
+
+    @property
+    def engine(self) -> Engine:
+        """The process-wide engine for :attr:`database_url`."""
+        return get_engine(self.database_url)
+
+    def describe(self) -> str:
+        return str(self.option("table") or "query")
+
+    @contextlib.contextmanager
+    def connection(self) -> Iterator[Connection]:
+        """A connection to the database; connection failures are one ConfigurationError line."""
+        conn = connect(self.database_url)
+        try:
+            yield conn
+        finally:
+            conn.close()
+
+    @contextlib.contextmanager
+    def dbsession(self) -> Iterator[Session]:
+        """An ORM session: committed when the block ends, rolled back on an exception."""
+        from sqlalchemy.orm import Session
+
+        with self.connection() as conn, Session(bind=conn) as session:
+            try:
+                yield session
+                session.commit()
+            except BaseException:
+                session.rollback()
+                raise
+
+    # -- reading ---------------------------------------------------------------
+    def statement(self, conn: Connection) -> Any:
+        """The statement to run: the ``query``, or every row of ``table``."""
+        import sqlalchemy as sa
+
+        query = self.option("query")
+        table = self.option("table")
+        if query is not None and table is not None:
+            raise ConfigurationError(
+                f"{self.tree.name}.{self.branch}: give either table or query, not both")
+        if query is not None:
+            return sa.text(query) if isinstance(query, str) else query
+        if table is None:
+            raise ConfigurationError(
+                f"{self.tree.name}.{self.branch}: {type(self).__name__} needs a table or a query")
+        return sa.select(reflect_table(conn, str(table), self.database_url))
+
+    def renames(self) -> dict[str, str]:
+        """Column -> attribute: ``rename`` plus ``key`` -> ``idnumber``."""
+        out = dict(self.option("rename") or {})
+        key = self.option("key")
+        if key:
+            out[str(key)] = "idnumber"
+        return out
+
+    def statements(self, conn: Connection) -> list[Any]:
+        """Every statement whose rows this importer yields, in order (one by default)."""
+        return [self.statement(conn)]
+
+    def stream(self, conn: Connection, stmt: Any) -> Iterator[Mapping[str, Any]]:
+        """Stream the rows of one statement as mappings (no full fetch into memory)."""
+        per = int(self.option("yield_per") or 1000)
+        result = conn.execution_options(stream_results=True, yield_per=per).execute(stmt)
+        try:
+            for row in result:
+                yield row._mapping
+        finally:
+            result.close()
+
+    def rows(self, conn: Connection) -> Iterator[Mapping[str, Any]]:
+        """The rows of every statement, streamed."""
+        for stmt in self.statements(conn):
+            yield from self.stream(conn, stmt)
+
+    def readin(self) -> Iterable[Record]:
+        """Yield one :class:`~dss_core.Record` per row, its origin the table (or query) and row number."""
+        from sqlalchemy import exc as sa_exc
+
+        source = self.describe()
+        renames = self.renames()
+        url = self.database_url
+        with self.connection() as conn:
+            number = 0
+            try:
+                for number, row in enumerate(self.rows(conn), 1):  # noqa: B007
+                    if renames:
+                        values = {renames.get(k, k): v for k, v in row.items()}
+                    else:
+                        values = dict(row)
+                    yield Record(values, Origin(source, number, "row"))
+            except sa_exc.SQLAlchemyError as exc:
+                raise database_error(
+                    exc, url, f"{self.tree.name}.{self.branch}: reading {source}") from None
+
+
+def reflect_table(conn: Connection, name: str, url: str, metadata: Any = None) -> Any:
+    """The table ``name`` (``schema.table`` allowed) as reflected from the database.
+
+    A missing table is a :class:`~dss_core.ConfigurationError` naming it.
+    """
+    import sqlalchemy as sa
+    from sqlalchemy import exc as sa_exc
+
+    from dss_core import redact
+
+    schema, _, table = name.rpartition(".")
+    try:
+        return sa.Table(table, metadata if metadata is not None else sa.MetaData(),
+                        schema=schema or None, autoload_with=conn)
+    except sa_exc.NoSuchTableError:
+        raise ConfigurationError(f"table {name!r} does not exist in {redact(url)}") from None
+    except sa_exc.SQLAlchemyError as exc:
+        error = database_error(exc, url, f"reading the columns of {name!r}")
+        raise error from None
+
+
+__all__ = ["SQLImporter", "reflect_table"]

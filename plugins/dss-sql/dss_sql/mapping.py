@@ -1,0 +1,269 @@
+"""The declarative mapping: branches to tables, so a SQL destination needs no handler code.
+
+::
+
+    mapping = SQLMapping(
+        users=TableMap("accounts", key="username",
+                       columns={"name": "full_name"},       # attribute -> column
+                       retire={"suspended": True}),         # old_users marks, never deletes
+        groups=TableMap("cohorts", key="code",
+                        links={"members": LinkMap("cohort_members", owner="cohort",
+                                                  member="username")}),
+    )
+
+    class LMS(Tree):
+        handler = mapping.handler()
+        users = Branch(Account, importer=mapping.importer("users"))
+        groups = Branch(Cohort, importer=mapping.importer("groups"))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from dss_core import ConfigurationError, Model
+from dss_core.model import SCALAR
+
+from .importer import SQLImporter, reflect_table
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
+
+    from .handler import SQLHandler
+
+
+@dataclass(frozen=True)
+class LinkMap:
+    """A link table holding one membership attribute: one row per (owner, member).
+
+    ``owner`` is the column holding the owner's key (its idnumber),
+    ``member`` the column holding one element of the set.
+    """
+
+    table: str
+    owner: str
+    member: str
+
+
+@dataclass
+class TableMap:
+    """One branch stored in one table.
+
+    ``table``
+        the table name (``schema.table`` allowed).
+    ``key``
+        the column holding the idnumber (unique), default ``"idnumber"``.
+    ``columns``
+        ``{attribute: column}`` for attributes stored under another name; every
+        other tracked scalar attribute is stored in the column of its own name.
+        A list of attribute names is also accepted (same names).
+    ``links``
+        ``{attribute: LinkMap(...)}``, or ``{attribute: (table, owner, member)}``:
+        where each membership attribute (a set or list) is stored.
+    ``retire``
+        ``None`` (default): ``old`` deletes the row (and its link rows).
+        ``{column: value}``: ``old`` sets these columns instead (``{"suspended": True}``);
+        such rows are skipped when the table is read back, and ``new`` on a
+        retired row brings it back (setting the ``active`` values).
+    ``active``
+        the values of the ``retire`` columns for a live row; defaults to the
+        negation of boolean retire values and NULL for any other.
+    ``ignore``
+        tracked attributes that are not stored (never written, never read).
+    """
+
+    table: str
+    key: str = "idnumber"
+    columns: Mapping[str, str] | Sequence[str] | None = None
+    links: Mapping[str, LinkMap | tuple[str, str, str]] = field(default_factory=dict)
+    retire: Mapping[str, Any] | None = None
+    active: Mapping[str, Any] | None = None
+    ignore: Sequence[str] = ()
+
+    def __post_init__(self) -> None:
+        self.links = {a: (v if isinstance(v, LinkMap) else LinkMap(*v))
+                      for a, v in dict(self.links).items()}
+        if self.retire is not None and not self.retire:
+            raise ConfigurationError(f"table {self.table}: retire needs at least one column")
+
+    @property
+    def retires(self) -> bool:
+        """True when ``old`` marks rows retired instead of deleting them."""
+        return bool(self.retire)
+
+    def active_values(self) -> dict[str, Any]:
+        """The values of the retire columns on a live row."""
+        if not self.retire:
+            return {}
+        given = dict(self.active or {})
+        out: dict[str, Any] = {}
+        for column, value in self.retire.items():
+            if column in given:
+                out[column] = given[column]
+            elif isinstance(value, bool):
+                out[column] = not value
+            else:
+                out[column] = None
+        return out
+
+    def columns_for(self, model: type[Model]) -> dict[str, str]:
+        """``{attribute: column}`` for every stored scalar attribute of ``model``."""
+        schema = model.schema()
+        named: dict[str, str]
+        if self.columns is None:
+            named = {}
+        elif isinstance(self.columns, Mapping):
+            named = dict(self.columns)
+        else:
+            named = {a: a for a in self.columns}
+        ignored = set(self.ignore)
+        out: dict[str, str] = {}
+        for attr in schema.tracked:
+            if attr in ignored or schema.types[attr][0] != SCALAR:
+                continue
+            out[attr] = named.get(attr, attr)
+        unknown = [a for a in named if a not in out]
+        if unknown:
+            raise ConfigurationError(
+                f"table {self.table}: columns maps {unknown} but {model.__name__} has no such "
+                "scalar attribute")
+        return out
+
+    def links_for(self, model: type[Model]) -> dict[str, LinkMap]:
+        """``{attribute: LinkMap}`` for every membership attribute of ``model``.
+
+        A membership attribute without a link table is a ConfigurationError.
+        """
+        schema = model.schema()
+        ignored = set(self.ignore)
+        membership = [a for a in schema.tracked
+                      if schema.types[a][0] != SCALAR and a not in ignored]
+        links = dict(self.links)  # type: ignore[arg-type]
+        missing = [a for a in membership if a not in links]
+        if missing:
+            raise ConfigurationError(
+                f"table {self.table}: {model.__name__}.{missing[0]} is a set or list; map it to "
+                f"a link table: links={{{missing[0]!r}: LinkMap(table, owner=..., member=...)}}")
+        extra = [a for a in links if a not in membership]
+        if extra:
+            raise ConfigurationError(
+                f"table {self.table}: links maps {extra} but {model.__name__} has no such set or "
+                "list attribute")
+        return links  # type: ignore[return-value]
+
+
+class SQLMapping:
+    """Branch name -> :class:`TableMap`; makes the destination's handler and importers.
+
+    ``SQLMapping(users=TableMap(...), groups=TableMap(...))``. ``url`` is a
+    fallback database URL (the tree setting ``url`` wins); ``batch_size`` the
+    number of actions committed per transaction.
+    """
+
+    importer_base: ClassVar[type[SQLImporter]] = SQLImporter
+
+    def __init__(self, branches: Mapping[str, TableMap] | None = None, *, url: str | None = None,
+                 batch_size: int = 500, **tables: TableMap) -> None:
+        self.tables: dict[str, TableMap] = {**dict(branches or {}), **tables}
+        for branch, tmap in self.tables.items():
+            if not isinstance(tmap, TableMap):
+                raise ConfigurationError(f"mapping of branch {branch!r} is not a TableMap: {tmap!r}")
+        self.url = url
+        self.batch_size = batch_size
+
+    def __getitem__(self, branch: str) -> TableMap:
+        return self.tables[branch]
+
+    def __contains__(self, branch: object) -> bool:
+        return branch in self.tables
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.tables)
+
+    def __repr__(self) -> str:
+        return f"SQLMapping({', '.join(f'{b}={t.table!r}' for b, t in self.tables.items())})"
+
+    def handler_base(self) -> type[SQLHandler]:
+        """The handler class :meth:`handler` subclasses by default."""
+        from .handler import SQLHandler
+
+        return SQLHandler
+
+    def handler(self, base: type[SQLHandler] | None = None, **attrs: Any) -> type[SQLHandler]:
+        """A handler class applying actions through this mapping (subclass it to add methods)."""
+        base = base or self.handler_base()
+        return type(base.__name__, (base,), {"mapping": self, **attrs})
+
+    def importer(self, branch: str, base: type[SQLImporter] | None = None,
+                 **attrs: Any) -> type[SQLImporter]:
+        """An importer class reading ``branch`` back from its mapped table(s).
+
+        Retired rows are skipped; each membership is read with one query
+        over its link table (one row per membership, merged by the core).
+        """
+        if branch not in self.tables:
+            raise ConfigurationError(f"the mapping has no branch {branch!r}")
+        base = base or self.importer_base
+        return type(f"Mapped{base.__name__}", (MappedImporter, base),
+                    {"mapping": self, "mapped_branch": branch, "url": self.url,
+                     "name": None, **attrs})
+
+
+class MappedImporter(SQLImporter):
+    """Reads a branch through a :class:`SQLMapping` (made by :meth:`SQLMapping.importer`)."""
+
+    mapping: ClassVar[SQLMapping]
+    mapped_branch: ClassVar[str]
+
+    @property
+    def table_map(self) -> TableMap:
+        return self.mapping[self.mapped_branch]
+
+    def describe(self) -> str:
+        return self.table_map.table
+
+    def renames(self) -> dict[str, str]:
+        return {}
+
+    def statements(self, conn: Connection) -> list[Any]:
+        """The base rows, then one statement per membership attribute over its link table."""
+        import sqlalchemy as sa
+
+        tmap = self.table_map
+        model = self.tree.branches[self.branch].model
+        url = self.database_url
+        md = sa.MetaData()
+        table = reflect_table(conn, tmap.table, url, md)
+        columns = tmap.columns_for(model)
+        check_columns(table, [tmap.key, *columns.values(), *(tmap.retire or {})], url)
+        selected = [table.c[tmap.key].label("idnumber"),
+                    *(table.c[col].label(attr) for attr, col in columns.items())]
+        live = None
+        if tmap.retire:
+            live = sa.or_(*(table.c[c].is_distinct_from(v) for c, v in tmap.retire.items()))
+        base = sa.select(*selected)
+        if live is not None:
+            base = base.where(live)
+        out = [base]
+        for attr, link in tmap.links_for(model).items():
+            ltable = reflect_table(conn, link.table, url, md)
+            check_columns(ltable, [link.owner, link.member], url)
+            stmt = sa.select(*selected, ltable.c[link.member].label(attr)).select_from(
+                table.join(ltable, ltable.c[link.owner] == table.c[tmap.key]))
+            if live is not None:
+                stmt = stmt.where(live)
+            out.append(stmt)
+        return out
+
+
+def check_columns(table: Any, columns: Sequence[str], url: str) -> None:
+    """Raise ConfigurationError naming the first of ``columns`` that ``table`` lacks."""
+    from dss_core import redact
+
+    for column in columns:
+        if column not in table.c:
+            raise ConfigurationError(
+                f"table {table.fullname!r} has no column {column!r} ({redact(url)}); "
+                f"it has {', '.join(table.c.keys())}")
