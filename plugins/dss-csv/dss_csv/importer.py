@@ -10,6 +10,7 @@ import codecs
 import csv
 import glob
 import os
+import sys
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -218,9 +219,8 @@ class CSVImporter(Importer):
         except (TypeError, ValueError):
             raise ConfigurationError(
                 f"{self._where()}: setting 'max_field_size' must be a number, not {limit!r}") from None
-        # the csv module's limit is global: only ever raise it; our own limit is checked per row
-        if csv.field_size_limit() < limit + 1:
-            csv.field_size_limit(limit + 1)
+        if limit <= 0:
+            limit = sys.maxsize
         columns = self.option("columns")
         if isinstance(columns, str):
             columns = [c.strip() for c in columns.split(",")]
@@ -251,7 +251,7 @@ class CSVImporter(Importer):
             raise InputError(f"cannot open: {exc.strerror}", Origin(name)) from None
         with fh:
             reader = csv.reader(fh, **s.dialect)
-            rows = _rows(reader, file, name, s.encoding)
+            rows = _rows(reader, file, name, s.encoding, s.limit)
             names: list[str] | None = None
             for start, row in rows:
                 if names is None:  # the first non-blank row
@@ -266,8 +266,6 @@ class CSVImporter(Importer):
                     raise InputError(
                         f"{len(row)} fields, but the {'header has' if s.header else 'columns are'} "
                         f"{width} ({_ragged_hint(row, width)})", Origin(name, start))
-                if s.limit and max(map(len, row)) > s.limit:
-                    _too_big(row, names, s.limit, name, start)
                 _check_mojibake(row, s.encoding, name, start)
                 values: dict[str, Any] = {}
                 for index, attr, sep in plan:
@@ -342,10 +340,16 @@ def _plan(names: list[str], s: _Settings) -> list[tuple[int, str, str | None]]:
     return plan
 
 
-def _rows(reader: Any, file: Path, name: str, encoding: str) -> Iterator[tuple[int, list[str]]]:
-    """(line the row starts on, fields) of every non-blank row, errors turned into InputError."""
+def _rows(reader: Any, file: Path, name: str, encoding: str,
+          limit: int) -> Iterator[tuple[int, list[str]]]:
+    """(line the row starts on, fields) of every non-blank row, errors turned into InputError.
+
+    The csv module's field size limit is process-wide: it is set to ``limit``
+    only while this reader reads a row, and put back before the row is yielded.
+    """
     end = 0  # the physical line the previous row ended on
     while True:
+        previous = csv.field_size_limit(limit)
         try:
             row = next(reader)
         except StopIteration:
@@ -356,18 +360,24 @@ def _rows(reader: Any, file: Path, name: str, encoding: str) -> Iterator[tuple[i
                 f"cannot decode as {encoding.removesuffix('-sig')}: {detail or exc.reason} "
                 "(set `encoding`, e.g. encoding = \"cp1252\")", Origin(name, line)) from None
         except csv.Error as exc:
-            message = str(exc)
-            if "unexpected end of data" in message:
-                raise InputError(
-                    f"unterminated quoted field: the quote opened on this line is never closed "
-                    f"(the file ends at line {reader.line_num})", Origin(name, end + 1)) from None
-            if "field larger than field limit" in message:
-                raise InputError(f"a field is larger than {csv.field_size_limit()} characters",
-                                 Origin(name, end + 1)) from None
-            raise InputError(f"malformed CSV: {message}", Origin(name, reader.line_num)) from None
+            raise InputError(_csv_error(str(exc), end + 1, reader.line_num, limit),
+                             Origin(name, end + 1)) from None
+        finally:
+            csv.field_size_limit(previous)
         start, end = end + 1, reader.line_num
         if row:
             yield start, row
+
+
+def _csv_error(message: str, start: int, last: int, limit: int) -> str:
+    """One clear sentence for a csv.Error raised while reading the row starting on line ``start``."""
+    if "unexpected end of data" in message:
+        return (f"unterminated quoted field: the quote opened on this line is never closed "
+                f"(the file ends at line {last})")
+    runs = f" (the row runs to line {last}: an unbalanced quote?)" if last > start else ""
+    if "field larger than field limit" in message:
+        return f"a field has more than max_field_size ({limit}) characters{runs}"
+    return f"malformed CSV: {message}{runs}"
 
 
 def _locate_decode_error(file: Path, encoding: str) -> tuple[int | None, str]:
@@ -395,15 +405,6 @@ def _locate_decode_error(file: Path, encoding: str) -> tuple[int | None, str]:
 def _ragged_hint(row: list[str], width: int) -> str:
     return ("too many: a delimiter inside an unquoted value?" if len(row) > width
             else "too few: missing fields or the wrong delimiter?")
-
-
-def _too_big(row: list[str], names: list[str], limit: int, name: str, line: int) -> None:
-    for index, value in enumerate(row):
-        if len(value) > limit:
-            column = names[index] if index < len(names) else f"#{index + 1}"
-            raise InputError(
-                f"field {column!r} has {len(value)} characters, more than max_field_size "
-                f"({limit}); an unbalanced quote?", Origin(name, line))
 
 
 def _check_mojibake(row: list[str], encoding: str, name: str, line: int) -> None:

@@ -6,9 +6,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import dss_csv.plugin
 import pytest
 
-import dss_csv.plugin
 from dss_core import Branch, Config, Model, Tree
 from dss_core.plugins import builtin_plugin_manager
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from dss_csv import CSVImporter
 
 from dss_core import DuplicateIdError, Model
-from dss_csv import CSVImporter
 
 
 class Enrolled(Model):

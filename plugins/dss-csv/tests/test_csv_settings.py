@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-
-from dss_core import Config, ConfigurationError, Tree
 from dss_csv import CSVImporter
 from dss_csv.importer import DEFAULT_MAX_FIELD_SIZE
+
+from dss_core import Config, ConfigurationError, Tree
 
 
 def objects(tree: Tree) -> dict[str, dict[str, object]]:
