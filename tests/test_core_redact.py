@@ -1,0 +1,39 @@
+"""Redaction: secrets never reach the output."""
+
+from __future__ import annotations
+
+import pytest
+
+from dss_core import redact
+
+
+def test_password_in_a_database_url_is_hidden() -> None:
+    text = redact("connecting to postgresql://u:secret@h/db now")
+    assert "secret" not in text
+    assert text == "connecting to postgresql://u:***@h/db now"
+
+
+def test_password_in_a_url_with_driver_and_port() -> None:
+    text = redact("postgresql+psycopg://admin:p4ss%40w0rd@db.example.org:5432/lms")
+    assert "p4ss" not in text
+    assert text.startswith("postgresql+psycopg://admin:***@db.example.org:5432/lms")
+
+
+@pytest.mark.parametrize("text", [
+    "password=hunter2", "PASSWORD = hunter2", "host=h password='hunter2' user=u",
+    'password="hunter2"', "dbname=x;password=hunter2;user=u",
+])
+def test_keyword_password_is_hidden(text: str) -> None:
+    out = redact(text)
+    assert "hunter2" not in out
+    assert "***" in out
+
+
+def test_text_without_secrets_is_unchanged() -> None:
+    for text in ["sqlite:///lms.db", "postgresql://u@h/db", "new_users(idnumber='1')",
+                 "https://example.org/a:b"]:
+        assert redact(text) == text
+
+
+def test_keyword_redaction_keeps_the_rest() -> None:
+    assert redact("host=h password=hunter2 user=u") == "host=h password=*** user=u"
