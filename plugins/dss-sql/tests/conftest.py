@@ -116,3 +116,23 @@ def kit() -> Any:
     import sys
 
     return sys.modules[__name__]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
+                        pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def db_url(request: pytest.FixtureRequest) -> str:
+    """The URL of a fresh, empty database: SQLite, then PostgreSQL and MariaDB (skipped when down)."""
+    return str(request.getfixturevalue(f"{request.param}_url"))
+
+
+def plan(source: Tree, dest: Tree) -> list[str]:
+    return [a.message for a in source - dest]
+
+
+def apply(source: Tree, dest: Tree) -> Any:
+    from dss_core import Run
+    from dss_core.runner import execute
+
+    run = Run.create("apply", source.plugins, source.config)
+    run.options["quiet"] = True
+    return execute(run, source, [dest], load=False)
