@@ -38,28 +38,30 @@ from . import schema
 from .groups import groups_of
 from .models import SISUser
 
-FIRST_NAMES = (
-    "Aaliyah Aarav Abdul Ada Adrian Aiko Akira Alejandro Alex Amara Amelia Ana Andrei Anna "
-    "Arjun Aroha Beatriz Ben Bilal Björn Camille Carlos Chen Chloé Chloe Daniel David Dmitri "
-    "Elena Eli Emma Eoin Erik Fatima Felix François Freya Gabriel Grace Hana Hannah Hugo Ibrahim "
-    "Imani Isabel Ivan Jack Jamal James Jana Javier Jin José Joaquín Julia Kai Kenji Kofi Lara "
-    "Leila Liam Lucas Lucía Maeve Malik Maria Mateo Maya Mei Mia Mohammed Nadia Niamh Noah "
-    "Nora Olivia Omar Oscar Priya Rafael Rania Ravi Renée Rosa Sakura Samuel Sara Siobhán "
-    "Sofia Søren Tariq Thomas Tomás Wei Yara Yusuf Zara Zoë"
-).split()
+FIRST_NAMES = [
+    "Aaliyah", "Aarav", "Abdul", "Ada", "Adrian", "Aiko", "Akira", "Alejandro", "Alex", "Amara",
+    "Amelia", "Ana", "Andrei", "Anna", "Arjun", "Aroha", "Beatriz", "Ben", "Bilal", "Björn",
+    "Camille", "Carlos", "Chen", "Chloé", "Chloe", "Daniel", "David", "Dmitri", "Elena", "Eli",
+    "Emma", "Eoin", "Erik", "Fatima", "Felix", "François", "Freya", "Gabriel", "Grace", "Hana",
+    "Hannah", "Hugo", "Ibrahim", "Imani", "Isabel", "Ivan", "Jack", "Jamal", "James", "Jana",
+    "Javier", "Jin", "José", "Joaquín", "Julia", "Kai", "Kenji", "Kofi", "Lara", "Leila", "Liam",
+    "Lucas", "Lucía", "Maeve", "Malik", "Maria", "Mateo", "Maya", "Mei", "Mia", "Mohammed",
+    "Nadia", "Niamh", "Noah", "Nora", "Olivia", "Omar", "Oscar", "Priya", "Rafael", "Rania",
+    "Ravi", "Renée", "Rosa", "Sakura", "Samuel", "Sara", "Siobhán", "Sofia", "Søren", "Tariq",
+    "Thomas", "Tomás", "Wei", "Yara", "Yusuf", "Zara", "Zoë",
+]
 
-LAST_NAMES = (
-    "Abara Adeyemi Ahmed Almeida Andersen Bauer Bianchi Brown Byrne Castillo Chen Cohen Costa "
-    "Dubois Dupont Eriksen Fernández Fischer García Gómez González Haddad Hansen Hernández "
-    "Ivanova Jensen Johnson Kaur Kim Kowalski Kumar Larsen Laurent Lee Li López Martin Martínez "
-    "Mensah Moreau Müller Murphy Nakamura Nguyen Novak O'Brien O'Connor Okafor Olsen Park "
-    "Patel Pereira Petrov Popescu Rossi Sánchez Santos Schmidt Silva Singh Smith Suzuki "
-    "Tanaka Taylor Torres Van der Berg Wang Weber Williams Wilson Yamamoto Yilmaz Zhang "
-    "Ní Bhriain Smith-Jones"
-).split()
-# multi-word surnames are kept whole
-LAST_NAMES = [n.replace("_", " ") for n in " ".join(LAST_NAMES).replace(
-    "Van der Berg", "Van_der_Berg").replace("Ní Bhriain", "Ní_Bhriain").split()]
+LAST_NAMES = [
+    "Abara", "Adeyemi", "Ahmed", "Almeida", "Andersen", "Bauer", "Bianchi", "Brown", "Byrne",
+    "Castillo", "Chen", "Cohen", "Costa", "Dubois", "Dupont", "Eriksen", "Fernández", "Fischer",
+    "García", "Gómez", "González", "Haddad", "Hansen", "Hernández", "Ivanova", "Jensen",
+    "Johnson", "Kaur", "Kim", "Kowalski", "Kumar", "Larsen", "Laurent", "Lee", "Li", "López",
+    "Martin", "Martínez", "Mensah", "Moreau", "Müller", "Murphy", "Nakamura", "Nguyen", "Novak",
+    "O'Brien", "O'Connor", "Okafor", "Olsen", "Park", "Patel", "Pereira", "Petrov", "Popescu",
+    "Rossi", "Sánchez", "Santos", "Schmidt", "Silva", "Singh", "Smith", "Suzuki", "Tanaka",
+    "Taylor", "Torres", "Van der Berg", "Wang", "Weber", "Williams", "Wilson", "Yamamoto",
+    "Yilmaz", "Zhang", "Ní Bhriain", "Smith-Jones",
+]
 
 GRADES = range(7, 13)  # grades 7 to 12
 SECTION_LETTERS = "ABCDEFGH"
