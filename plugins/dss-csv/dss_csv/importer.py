@@ -152,7 +152,7 @@ class CSVImporter(Importer):
             raise ConfigurationError(
                 f"{self._where()}: the csv importer needs a path: set `path` in "
                 f"[tool.dss.trees.{self.tree.name}.{self.branch}] or on {type(self).__name__}")
-        return path  # type: ignore[no-any-return]
+        return path
 
     def files(self) -> list[Path]:
         """Every file to read, in order: listed paths in their order, glob matches sorted."""
