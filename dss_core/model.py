@@ -94,6 +94,7 @@ class Schema:
     tracked: tuple[str, ...]  # public fields, then public properties, in declared order
     types: dict[str, tuple[str, Any]]  # tracked name -> (kind, type or None if unknown)
     coercers: dict[str, Callable[[Any], Any]]
+    exact: dict[str, type]  # scalar fields of a plain type: a value of that type is kept as is
 
     @property
     def membership(self) -> frozenset[str]:
@@ -152,14 +153,18 @@ def _coercer(f: Field) -> Callable[[Any], Any]:
             return elem(v)
         return scalar
     container: Callable[[Iterable[Any]], Any] = set if f.kind == SET else list
-    convert = elem or (lambda v: v)
+    # builtin converters run in C over a whole list; a str of a str is the same object
+    convert: Callable[[Any], Any] | None = f.type if f.type in (str, int, float) else elem
 
     def membership(v: Any) -> Any:
+        kind = type(v)
+        if kind is list or kind is set or kind is tuple or kind is frozenset:  # the usual case
+            return container(map(convert, v) if convert else v)
         if v is None or v == "":
             return container(())
         if isinstance(v, (str, bytes)) or not isinstance(v, Iterable):
-            return container((convert(v),))
-        return container(convert(x) for x in v)
+            return container((convert(v) if convert else v,))
+        return container(map(convert, v) if convert else v)
     return membership
 
 
@@ -210,7 +215,9 @@ def _build_schema(cls: type) -> Schema:
         declared += [n for n in vars(klass) if n in props and n not in declared]
     tracked = tuple(ordered + declared)
     coercers = {n: _coercer(f) for n, f in fields.items()}
-    return Schema(fields, tracked, {n: type_of[n] for n in tracked}, coercers)
+    exact = {n: f.type for n, f in fields.items()
+             if f.kind == SCALAR and f.type in (str, int, float, bool)}
+    return Schema(fields, tracked, {n: type_of[n] for n in tracked}, coercers, exact)
 
 
 class Model:
@@ -252,34 +259,7 @@ class Model:
         self.idnumber = idnumber
         self._dss_origin = _origin
         self._dss_where = None
-        schema = type(self).schema()
-        coercers = schema.coercers
-        for name, value in values.items():
-            convert = coercers.get(name)
-            if convert is None:
-                raise InputError(
-                    f"{type(self).__name__} has no field {name!r} (idnumber {idnumber!r})", _origin
-                )
-            try:
-                setattr(self, name, convert(value))
-            except (TypeError, ValueError) as exc:
-                raise InputError(
-                    f"idnumber {idnumber!r}: field {name!r}: cannot read {value!r} as "
-                    f"{getattr(schema.fields[name].type, '__name__', schema.fields[name].type)}: {exc}",
-                    _origin,
-                ) from None
-        if len(values) != len(schema.fields):
-            for name, f in schema.fields.items():
-                if name in values:
-                    continue
-                if f.default is _MISSING:
-                    if f.kind == SCALAR:
-                        raise InputError(
-                            f"idnumber {idnumber!r}: no value for field {name!r} of "
-                            f"{type(self).__name__}", _origin)
-                    setattr(self, name, set() if f.kind == SET else [])
-                elif isinstance(f.default, (set, list, dict)):
-                    setattr(self, name, type(f.default)(f.default))
+        _fill(self, type(self).schema(), values, strict=True)
 
     @property
     def dss_origin(self) -> Origin | None:
@@ -302,8 +282,56 @@ class Model:
     __hash__ = None  # type: ignore[assignment]
 
 
-def build_object(model: type[Model], record: Mapping[str, Any], origin: Origin | None) -> Model:
-    """Build one model object from a record, ignoring keys the model does not declare."""
-    fields = model.schema().fields
-    values = {k: v for k, v in record.items() if k in fields}
-    return model(record["idnumber"], _origin=origin, **values)
+def _fill(obj: Model, schema: Schema, values: Mapping[str, Any], strict: bool) -> None:
+    """Set the fields of ``obj`` from ``values``, coerced; defaults for the ones missing.
+
+    With ``strict`` an unknown name is an error; without it (records from an
+    importer, which may carry extra columns) it is ignored.
+    """
+    state = obj.__dict__
+    exact = schema.exact
+    coercers = schema.coercers
+    found = 0
+    for name, value in values.items():
+        if exact.get(name) is type(value):
+            state[name] = value
+            found += 1
+            continue
+        convert = coercers.get(name)
+        if convert is None:
+            if strict:
+                raise InputError(f"{type(obj).__name__} has no field {name!r} "
+                                 f"(idnumber {obj.idnumber!r})", obj._dss_origin)
+            continue
+        try:
+            state[name] = convert(value)
+        except (TypeError, ValueError) as exc:
+            tp = schema.fields[name].type
+            raise InputError(
+                f"idnumber {obj.idnumber!r}: field {name!r}: cannot read {value!r} as "
+                f"{getattr(tp, '__name__', tp)}: {exc}", obj._dss_origin) from None
+        found += 1
+    if found == len(schema.fields):
+        return
+    for name, f in schema.fields.items():
+        if name in state:
+            continue
+        if f.default is _MISSING:
+            if f.kind == SCALAR:
+                raise InputError(f"idnumber {obj.idnumber!r}: no value for field {name!r} of "
+                                 f"{type(obj).__name__}", obj._dss_origin)
+            state[name] = set() if f.kind == SET else []
+        elif isinstance(f.default, (set, list, dict)):
+            state[name] = type(f.default)(f.default)
+
+
+def build_object(
+    model: type[Model], record: Mapping[str, Any], origin: Origin | None, idnumber: str
+) -> Model:
+    """Build one object from an importer's record, ignoring keys the model does not declare."""
+    obj = model.__new__(model)
+    obj.idnumber = idnumber
+    obj._dss_origin = origin
+    obj._dss_where = None
+    _fill(obj, model.schema(), record, strict=False)
+    return obj
