@@ -70,7 +70,7 @@ def run_baseline(src: Path, dst: Path) -> dict[str, int]:
     for k in s.keys() & d.keys():
         a, b = s[k], d[k]
         if a != b:
-            update += sum(1 for x, y in zip(a[:8], b[:8]) if x != y)
+            update += sum(1 for x, y in zip(a[:8], b[:8], strict=True) if x != y)
             add += len(a[8] - b[8])
             remove += len(b[8] - a[8])
     return {"new": len(new), "old": len(old), "update": update, "add": add, "remove": remove}
@@ -98,7 +98,7 @@ def run_dss(src: Path, dst: Path) -> dict[str, int]:
                 reader = csv.reader(fh)
                 header = next(reader)
                 for n, row in enumerate(reader, 2):
-                    rec = dict(zip(header, row))
+                    rec = dict(zip(header, row, strict=True))
                     rec["groups"] = row[9].split(";")
                     yield Record(rec, Origin(path.name, n))
 
