@@ -47,6 +47,8 @@ class Action:
         parts = [self.tree, self.branch, self.method, self.idnumber or ""]
         if self.kind in (ADD, REMOVE):
             parts.append(repr(self.value))
+        elif self.kind == ERROR:  # one branch (or object) may have several model errors
+            parts.append(self.attribute or "")
         return ":".join(parts)
 
     @property

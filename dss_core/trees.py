@@ -210,7 +210,8 @@ class Tree:
         for name in self.branch_order:
             if name in records:
                 importer = GeneratorImporter.of(list(records[name]), name=f"{self.name}.{name}")
-                load_branch(importer(self, name), self.branch(name), self.branches[name].on_duplicate)
+                load_branch(importer(self, name, self.config.settings_for(self.name, name)),
+                            self.branch(name), self.branches[name].on_duplicate)
         return self
 
     def clear(self) -> Tree:
@@ -318,6 +319,11 @@ class Datastore:
 
         source = make(self.source)
         dests = [make(d) for d in self.destinations]
+        names = [source.name, *(d.name for d in dests)]
+        twice = sorted({n for n in names if names.count(n) > 1})
+        if twice:  # trees of one store are kept by name: two of one name would share their data
+            raise ConfigurationError(
+                f"datastore {self.name}: more than one tree is named {', '.join(map(repr, twice))}")
         for dest in dests:
             source.check_mirror(dest)
         return source, dests

@@ -416,3 +416,19 @@ def test_action_to_dict_is_json_ready(dss_tree) -> None:
     assert data["method"] == "new_users"
     assert data["origin"] == "sis.users record 1"
     assert json.loads(json.dumps(data)) == data
+
+
+def test_every_action_of_a_diff_has_its_own_key(dss_tree) -> None:
+    class Bare(Model):
+        extra: str = ""
+
+    class Dst(Tree):
+        users = Branch(Bare)
+        groups = Branch(Cohort)
+
+    source = dss_tree(Sis, users=[st("1", courses=["a", "b"])])
+    dest = dss_tree(Dst, users=[{"idnumber": "1"}, {"idnumber": "2"}])
+    actions = list(source - dest)
+    assert [a.method for a in actions].count("err_no_attr") == 4  # grade, courses, name, extra
+    keys = [a.key for a in actions]
+    assert len(set(keys)) == len(keys), keys

@@ -310,3 +310,13 @@ def test_importer_named_by_registered_name(dss_plugins) -> None:
     with pytest.raises(ConfigurationError, match="nosuch"):
         type("X", (Tree,), {"users": Branch(User, "nosuch")})(plugins=dss_plugins).load()
     assert len(Sis(plugins=dss_plugins).load().users) == 0
+
+
+def test_literal_records_follow_the_configured_duplicate_policy(dss_tree) -> None:
+    class Src(Tree):
+        users = Branch(User)
+
+    config = Config({"trees": {"src": {"users": {"on_duplicate": "last"}}}}, environ={})
+    assert dss_tree(Src, config=config, users=DUPES).users["1"].name == "Last"
+    with pytest.raises(DuplicateIdError):
+        dss_tree(Src, users=DUPES)

@@ -181,3 +181,15 @@ def test_tree_repr_and_default_name(dss_tree: Any) -> None:
     tree = dss_tree(Sis, users=USERS)
     assert Sis.name == "sis"
     assert repr(tree) == "<Sis 'sis': users=2, groups=0>"
+
+
+def test_datastore_trees_of_one_name_are_a_configuration_error(dss_plugins) -> None:
+    # the trees of a datastore share one store keyed by tree name: two trees of one
+    # name would silently share their data and the diff would always be empty
+    class Lms(Tree):
+        name = "sis"
+        users = Branch(User, [{"idnumber": "9", "name": "Old"}])
+        groups = Branch(Group, [])
+
+    with pytest.raises(ConfigurationError, match="'sis'"):
+        Datastore("school", Sis, [Lms]).open(plugins=dss_plugins)
