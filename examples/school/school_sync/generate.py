@@ -130,8 +130,8 @@ def _name(rng: random.Random) -> str:
 def make_school(users: int, seed: int) -> School:
     """Tonight's export for a school of ``users`` people (students and staff)."""
     rng = random.Random(seed)
-    n_staff = max(len(DEPARTMENTS), users // 12) if users >= 24 else max(1, users // 6)
-    n_students = max(users - n_staff, 1)
+    n_staff = max(len(DEPARTMENTS), users // 12) if users >= 24 else users // 6
+    n_students = users - n_staff
     school = School()
     # staff: each department at least one member, then round-robin weighted to teaching
     used_usernames: set[str] = set()
@@ -173,7 +173,7 @@ def make_school(users: int, seed: int) -> School:
             name, dept = SUBJECTS[subject]
             section = rng.randint(1, sections)
             staff_pool = teachers.get(dept) or [t["teacher_number"] for t in school.staff]
-            teacher = staff_pool[(grade * 7 + section) % len(staff_pool)]
+            teacher = staff_pool[(grade * 7 + section) % len(staff_pool)] if staff_pool else ""
             school.enrolments.append({
                 "student_number": s["student_number"], "course_number": f"{subject}{grade}",
                 "section_number": str(section), "course_name": f"{name} {grade}",

@@ -14,9 +14,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from dss_sql import LinkMap, SQLHandler, SQLImporter, SQLMapping, TableMap
-
 from dss_core import Action, Branch, Result, Tree
+from dss_sql import LinkMap, SQLHandler, SQLImporter, SQLMapping, TableMap
 
 from . import schema
 from .models import Enrolment, Group, LMSUser

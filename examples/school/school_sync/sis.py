@@ -19,9 +19,8 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
 
-from dss_csv import CSVImporter
-
 from dss_core import Branch, Importer, Tree
+from dss_csv import CSVImporter
 
 from .groups import groups_of
 from .models import Enrolment, Group, SISUser
