@@ -304,12 +304,23 @@ def test_importer_without_either_form_is_a_configuration_error(dss_plugins) -> N
 
 
 def test_importer_named_by_registered_name(dss_plugins) -> None:
-    class Sis(Tree):
-        users = Branch(User, "generator")
+    from dss_core import GeneratorImporter, hookimpl
 
+    class Named(GeneratorImporter):
+        name = "two-users"
+        source = ({"idnumber": "1", "name": "Ann"}, {"idnumber": "2", "name": "Bob"})
+
+    class Registers:
+        @hookimpl
+        def dss_importers(self):
+            return [Named]
+
+    dss_plugins.register(Registers())
+    tree = _tree(Branch(User, "two-users"), dss_plugins)
+    assert sorted(tree.users) == ["1", "2"]
     with pytest.raises(ConfigurationError, match="nosuch"):
-        type("X", (Tree,), {"users": Branch(User, "nosuch")})(plugins=dss_plugins).load()
-    assert len(Sis(plugins=dss_plugins).load().users) == 0
+        _tree(Branch(User, "nosuch"), dss_plugins)
+
 
 
 def test_literal_records_follow_the_configured_duplicate_policy(dss_tree) -> None:
