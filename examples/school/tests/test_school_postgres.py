@@ -1,0 +1,46 @@
+"""The same school sync with the LMS in PostgreSQL (skipped when the server is down, unless CI)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+from dss_core import Config
+from dss_core.testing import check_conformance
+from dss_sql import dispose_engines
+
+from school_sync import plugin, schema
+from school_sync.generate import generate
+
+pytestmark = pytest.mark.postgres
+
+
+def test_conformance_on_postgres(postgres_url: str, tmp_path: Path, dss_plugins: Any) -> None:
+    generate(tmp_path, users=250, seed=5, url=postgres_url)
+    config = Config.load(tmp_path / "dss.toml")  # names the Postgres URL given to the generator
+    config.environ = {}
+    (school,) = plugin.dss_datastores(config=config)
+    try:
+        summary = check_conformance(school, config=config, plugins=dss_plugins)
+        assert summary.count(kind="old", branch="users") > 0
+        assert summary.count(kind="remove", branch="groups") > 0
+        sis, _ = school.open(config, dss_plugins)
+        assert schema.counts(postgres_url)["active users"] == len(sis.load().users)
+    finally:
+        dispose_engines()
+
+
+def test_environment_url_wins(postgres_url: str, tmp_path: Path, dss_plugins: Any) -> None:
+    """DSS_LMS_URL points the LMS at Postgres even when dss.toml names a SQLite file."""
+    generate(tmp_path, users=60, seed=2, url=postgres_url, config=False)
+    (tmp_path / "dss.toml").write_text('[trees.lms]\nurl = "sqlite:///nowhere.sqlite"\n',
+                                       encoding="utf-8")
+    config = Config.load(tmp_path / "dss.toml")
+    config.environ = {"DSS_LMS_URL": postgres_url}
+    (school,) = plugin.dss_datastores(config=config)
+    try:
+        check_conformance(school, config=config, plugins=dss_plugins)
+        assert not (tmp_path / "nowhere.sqlite").exists()
+    finally:
+        dispose_engines()
