@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -69,26 +69,40 @@ class Config:
         value = self.environ.get("DSS_DATASTORE") or self.data.get("datastore")
         return str(value) if value else None
 
-    def settings_for(self, tree: str, branch: str | None = None) -> dict[str, Any]:
-        """Settings of ``tree`` (and ``branch``): file values, then environment overrides."""
+    def settings_for(
+        self, tree: str, branch: str | None = None, branches: Iterable[str] | None = None
+    ) -> dict[str, Any]:
+        """Settings of ``tree`` (and ``branch``): file values, then environment overrides.
+
+        ``branches`` names every branch of the tree: a table under the tree
+        whose name is not a branch (``rename = {...}``) is then a tree-wide
+        setting, and a branch's environment variables stay with that branch.
+        Without it every table under the tree is taken for a branch.
+        """
         trees = self.data.get("trees", {})
         tree_table = trees.get(tree, {}) if isinstance(trees, dict) else {}
-        merged = {k: v for k, v in tree_table.items() if not isinstance(v, dict)}
+        names = set(branches) if branches is not None else None
+
+        def is_branch(key: str, value: Any) -> bool:
+            return isinstance(value, dict) and (names is None or key in names)
+
+        merged = {k: v for k, v in tree_table.items() if not is_branch(k, v)}
         if branch is not None:
             branch_table = tree_table.get(branch, {})
             if isinstance(branch_table, dict):
                 merged.update(branch_table)
-        prefixes = [f"DSS_{_env(tree)}_"]
-        if branch is not None:
-            prefixes.append(f"DSS_{_env(tree)}_{_env(branch)}_")
-        branch_prefix = prefixes[1] if branch is not None else None
-        for prefix in prefixes:
-            for key, value in self.environ.items():
-                if not key.startswith(prefix):
-                    continue
-                if prefix is prefixes[0] and branch_prefix and key.startswith(branch_prefix):
-                    continue
-                merged[key[len(prefix):].lower()] = value
+        tree_prefix = f"DSS_{_env(tree)}_"
+        other_branches = tuple(f"{tree_prefix}{_env(b)}_" for b in (names or ()) if b != branch)
+        branch_prefix = f"{tree_prefix}{_env(branch)}_" if branch is not None else None
+        tree_level: dict[str, Any] = {}
+        branch_level: dict[str, Any] = {}
+        for key, value in self.environ.items():
+            if branch_prefix and key.startswith(branch_prefix):
+                branch_level[key[len(branch_prefix):].lower()] = value
+            elif key.startswith(tree_prefix) and not key.startswith(other_branches):
+                tree_level[key[len(tree_prefix):].lower()] = value
+        merged.update(tree_level)
+        merged.update(branch_level)
         return merged
 
     def resolve_path(self, value: str | os.PathLike[str]) -> Path:

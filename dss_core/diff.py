@@ -21,6 +21,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from .actions import ADD, ERROR, NEW, OLD, REMOVE, UPDATE, Action
+from .errors import InputError
 from .model import SCALAR, Model
 
 if TYPE_CHECKING:
@@ -128,12 +129,16 @@ def diff_branch(source: Tree, dest: Tree, branch: str) -> tuple[list[Action], li
     dget = ddata.get
     new_ids: list[str] = []
     changed: list[str] = []
-    for idnumber, sobj in sdata.items():
-        dobj = dget(idnumber)
-        if dobj is None:
-            new_ids.append(idnumber)
-        elif get(sobj) != get(dobj):
-            changed.append(idnumber)
+    sobj = dobj = None
+    try:
+        for idnumber, sobj in sdata.items():
+            dobj = dget(idnumber)
+            if dobj is None:
+                new_ids.append(idnumber)
+            elif get(sobj) != get(dobj):
+                changed.append(idnumber)
+    except Exception as exc:  # a derived property failed on bad data: say which object
+        raise _attribute_error(exc, sobj, dobj) from exc
     if NEW in kinds:
         method = f"new_{branch}"
         for idnumber in _sorted(new_ids):
@@ -179,6 +184,20 @@ def diff_branch(source: Tree, dest: Tree, branch: str) -> tuple[list[Action], li
         for idnumber in _sorted(k for k in ddata if not sget(k)):
             olds.append(Action(OLD, method, branch, idnumber, dest=ddata[idnumber], tree=tree))
     return out, olds
+
+
+def _attribute_error(exc: Exception, *objects: Model | None) -> InputError:
+    """An InputError naming the object whose attribute could not be computed."""
+    for obj in objects:
+        if obj is None:
+            continue
+        try:
+            obj.values()
+        except Exception:
+            where = "{}.{}".format(*obj._dss_where) if obj._dss_where else type(obj).__name__
+            return InputError(f"{where} idnumber {obj.idnumber!r}: cannot compute its attributes: "
+                              f"{type(exc).__name__}: {exc}", obj.dss_origin)
+    return InputError(f"cannot compute attributes: {type(exc).__name__}: {exc}")
 
 
 def diff(source: Tree, dest: Tree) -> Iterator[Action]:

@@ -46,7 +46,7 @@ class Handler:
         self.tree = tree
         self.run = run
         self.config = tree.config
-        self.settings = tree.config.settings_for(tree.name)
+        self.settings = tree.settings()
 
     def begin(self) -> None:
         """Called once before the first action of a run is handled (open connections here)."""

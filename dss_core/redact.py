@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 # scheme://user:password@ (also scheme:/user:password@, as a URL looks once treated as a path)
-_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*:/{1,2})(?P<user>[^:/@\s]*):(?P<pw>[^@\s]*)@")
+_URL_PASSWORD = re.compile(r"(?P<scheme>[a-zA-Z][a-zA-Z0-9+.\-]*:/{1,2})(?P<user>[^:/@\s]*):(?P<pw>\S*)@")
 _KEYWORD_PASSWORD = re.compile(r"(?i)(password\s*=\s*)('[^']*'|\"[^\"]*\"|[^\s&;]+)")
 
 

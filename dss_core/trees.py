@@ -163,9 +163,13 @@ class Tree:
             return self.branch(name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
+    def settings(self, branch: str | None = None) -> dict[str, Any]:
+        """Configured settings of this tree, or of one of its branches (with the tree's)."""
+        return self.config.settings_for(self.name, branch, self.branches)
+
     def mode_of(self, branch: str) -> str:
         """The sync mode of ``branch`` (configuration overrides the declaration)."""
-        mode = self.config.settings_for(self.name, branch).get("mode") or self.branches[branch].mode
+        mode = self.settings(branch).get("mode") or self.branches[branch].mode
         if mode not in MODES:
             raise ConfigurationError(
                 f"{self.name}.{branch}: mode must be one of {', '.join(MODES)}, not {mode!r}")
@@ -193,7 +197,7 @@ class Tree:
             cls = GeneratorImporter.of(spec, name=f"{self.name}.{branch}")
         else:
             raise ConfigurationError(f"{self.name}.{branch}: not an importer: {spec!r}")
-        return cls(self, branch, self.config.settings_for(self.name, branch))
+        return cls(self, branch, self.settings(branch))
 
     def load(self, on_branch: Callable[[str, int], None] | None = None) -> Tree:
         """Run every branch importer in branch order (``+tree``); returns the tree."""
@@ -210,7 +214,7 @@ class Tree:
         for name in self.branch_order:
             if name in records:
                 importer = GeneratorImporter.of(list(records[name]), name=f"{self.name}.{name}")
-                load_branch(importer(self, name, self.config.settings_for(self.name, name)),
+                load_branch(importer(self, name, self.settings(name)),
                             self.branch(name), self.branches[name].on_duplicate)
         return self
 

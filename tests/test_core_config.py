@@ -147,3 +147,22 @@ def test_importers_receive_their_branch_settings(tmp_path: Path, dss_plugins) ->
     config = Config(Config.load(cwd=tmp_path).data, environ={"DSS_LMS_USERS_PATH": "env.csv"})
     Lms(config=config, plugins=dss_plugins).load()
     assert got == {"path": "env.csv", "url": "sqlite:///lms.db", "missing": "default"}
+
+
+def test_branch_environment_stays_with_its_branch(tmp_path):
+    from dss_core import Branch, Config, Model, Tree
+
+    class M(Model):
+        name: str = ""
+
+    class Lms(Tree):
+        users = Branch(M, [])
+        groups = Branch(M, [])
+
+    env = {"DSS_LMS_USERS_PATH": "u.csv", "DSS_LMS_URL": "sqlite://"}
+    tree = Lms(config=Config({"trees": {"lms": {"rename": {"a": "b"}, "users": {"x": 1}}}},
+                             environ=env))
+    assert tree.settings("users") == {"rename": {"a": "b"}, "x": 1, "path": "u.csv",
+                                      "url": "sqlite://"}
+    assert tree.settings("groups") == {"rename": {"a": "b"}, "url": "sqlite://"}
+    assert tree.settings() == {"rename": {"a": "b"}, "url": "sqlite://"}

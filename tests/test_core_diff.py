@@ -432,3 +432,31 @@ def test_every_action_of_a_diff_has_its_own_key(dss_tree) -> None:
     assert [a.method for a in actions].count("err_no_attr") == 4  # grade, courses, name, extra
     keys = [a.key for a in actions]
     assert len(set(keys)) == len(keys), keys
+
+
+def test_a_failing_derived_property_names_the_object_and_its_origin(dss_tree):
+    import pytest
+
+    from dss_core import Branch, InputError, Model, Tree
+
+    class Person(Model):
+        _lastfirst: str
+
+        @property
+        def name(self) -> str:
+            last, first = self._lastfirst.split(", ")
+            return f"{first} {last}"
+
+    class Src(Tree):
+        users = Branch(Person)
+
+    class Dst(Tree):
+        users = Branch(Person)
+
+    good = {"idnumber": "1", "_lastfirst": "Doe, Jo"}
+    source = dss_tree(Src, users=[good, {"idnumber": "2", "_lastfirst": "Cher"}])
+    dest = dss_tree(Dst, users=[good, {"idnumber": "2", "_lastfirst": "Doe, Al"}])
+    with pytest.raises(InputError) as info:
+        list(source - dest)
+    assert "src.users idnumber '2'" in str(info.value)
+    assert "src.users record 2" in str(info.value)

@@ -37,3 +37,11 @@ def test_text_without_secrets_is_unchanged() -> None:
 
 def test_keyword_redaction_keeps_the_rest() -> None:
     assert redact("host=h password=hunter2 user=u") == "host=h password=*** user=u"
+
+
+def test_password_with_an_unencoded_at_sign_is_hidden():
+    from dss_core import redact
+
+    text = redact("cannot connect to postgresql://sync:p@ss@db.example:5432/lms")
+    assert "p@ss" not in text and "ss@" not in text
+    assert "postgresql://sync:***@db.example:5432/lms" in text
