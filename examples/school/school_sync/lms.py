@@ -17,19 +17,23 @@ from typing import Any
 from dss_core import Action, Branch, Result, Tree
 from dss_sql import LinkMap, SQLHandler, SQLImporter, SQLMapping, TableMap
 
-from . import schema
 from .models import Enrolment, Group, LMSUser
+
+# The LMS tables (declared in full in schema.py, which only the generator and
+# tests import: naming them here keeps SQLAlchemy out of `dss --help` and `dss list`).
+USERS, COHORTS, COHORT_MEMBERS, ENROLMENTS = (
+    "lms_users", "lms_cohorts", "lms_cohort_members", "lms_enrolments")
 
 #: The LMS when no `url` setting (nor DSS_LMS_URL) is given: relative to the dss.toml folder.
 DEFAULT_URL = "sqlite:///lms.sqlite"
 
-ENROLMENT_LINK = LinkMap(schema.enrolments.name, owner="user_idnumber", member="course")
+ENROLMENT_LINK = LinkMap(ENROLMENTS, owner="user_idnumber", member="course")
 
 MAPPING = SQLMapping(
-    users=TableMap(schema.users.name, key="idnumber", retire={"suspended": True}),
-    enrolments=TableMap(schema.users.name, key="idnumber", links={"courses": ENROLMENT_LINK}),
-    groups=TableMap(schema.cohorts.name, key="idnumber", links={
-        "members": LinkMap(schema.cohort_members.name, owner="cohort_idnumber",
+    users=TableMap(USERS, key="idnumber", retire={"suspended": True}),
+    enrolments=TableMap(USERS, key="idnumber", links={"courses": ENROLMENT_LINK}),
+    groups=TableMap(COHORTS, key="idnumber", links={
+        "members": LinkMap(COHORT_MEMBERS, owner="cohort_idnumber",
                            member="user_idnumber")}),
     url=DEFAULT_URL,
 )
@@ -41,13 +45,13 @@ class EnrolmentsTable(SQLImporter):
     url = DEFAULT_URL
     query = (
         f"SELECT e.user_idnumber AS idnumber, e.course AS courses "
-        f"FROM {schema.enrolments.name} e JOIN {schema.users.name} u "
+        f"FROM {ENROLMENTS} e JOIN {USERS} u "
         f"ON u.idnumber = e.user_idnumber WHERE NOT u.suspended "
         f"ORDER BY e.user_idnumber, e.course"
     )
 
     def describe(self) -> str:
-        return schema.enrolments.name
+        return ENROLMENTS
 
 
 class LMSHandler(SQLHandler):

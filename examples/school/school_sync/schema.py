@@ -15,13 +15,12 @@ from typing import Any
 
 import sqlalchemy as sa
 
-#: Every table name starts with this, so the demo can share a database.
-PREFIX = "lms_"
+from .lms import COHORT_MEMBERS, COHORTS, ENROLMENTS, USERS
 
 metadata = sa.MetaData()
 
 users = sa.Table(
-    f"{PREFIX}users", metadata,
+    USERS, metadata,
     sa.Column("idnumber", sa.String(64), primary_key=True),
     sa.Column("username", sa.String(100), nullable=False),
     sa.Column("name", sa.String(200), nullable=False),
@@ -32,24 +31,24 @@ users = sa.Table(
 )
 
 cohorts = sa.Table(
-    f"{PREFIX}cohorts", metadata,
+    COHORTS, metadata,
     sa.Column("idnumber", sa.String(64), primary_key=True),
     sa.Column("name", sa.String(200), nullable=False),
     sa.Column("kind", sa.String(20), nullable=False),
 )
 
 cohort_members = sa.Table(
-    f"{PREFIX}cohort_members", metadata,
+    COHORT_MEMBERS, metadata,
     sa.Column("cohort_idnumber", sa.String(64),
-              sa.ForeignKey(f"{PREFIX}cohorts.idnumber", ondelete="CASCADE"), primary_key=True),
+              sa.ForeignKey(f"{COHORTS}.idnumber", ondelete="CASCADE"), primary_key=True),
     sa.Column("user_idnumber", sa.String(64),
-              sa.ForeignKey(f"{PREFIX}users.idnumber", ondelete="CASCADE"), primary_key=True),
+              sa.ForeignKey(f"{USERS}.idnumber", ondelete="CASCADE"), primary_key=True),
 )
 
 enrolments = sa.Table(
-    f"{PREFIX}enrolments", metadata,
+    ENROLMENTS, metadata,
     sa.Column("user_idnumber", sa.String(64),
-              sa.ForeignKey(f"{PREFIX}users.idnumber", ondelete="CASCADE"), primary_key=True),
+              sa.ForeignKey(f"{USERS}.idnumber", ondelete="CASCADE"), primary_key=True),
     sa.Column("course", sa.String(64), primary_key=True),
 )
 
