@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,13 +73,20 @@ def _admin(env: str, default: str, what: str) -> tuple[object, str]:
 
 
 @pytest.fixture
-def sqlite_url(tmp_path: Path) -> Iterator[str]:
-    """A fresh SQLite database file; its engine is disposed after the test."""
+def sqlite_url() -> Iterator[str]:
+    """A fresh SQLite database file; its engine is disposed and the file removed after the test.
+
+    (Its own temporary folder, not ``tmp_path``: pytest prunes old ``tmp_path`` roots
+    when other pytest processes of the same user start, which would pull the file away.)
+    """
     from .engine import dispose_engines
 
-    url = f"sqlite:///{tmp_path / 'dss-test.db'}"
-    yield url
-    dispose_engines(url)
+    with tempfile.TemporaryDirectory(prefix="dss-sql-") as folder:
+        url = f"sqlite:///{Path(folder) / 'dss-test.db'}"
+        try:
+            yield url
+        finally:
+            dispose_engines(url)
 
 
 @pytest.fixture

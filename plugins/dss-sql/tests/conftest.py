@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from dss_sql import LinkMap, SQLMapping, TableMap
 
 from dss_core import Branch, Config, Datastore, Model, Tree
-from dss_sql import LinkMap, SQLMapping, TableMap
 
 
 class Person(Model):

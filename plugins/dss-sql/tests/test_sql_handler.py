@@ -5,9 +5,9 @@ from __future__ import annotations
 import copy
 
 import pytest
+from dss_sql import LinkMap, SQLMapping, TableMap
 
 from dss_core import ConfigurationError, Status
-from dss_sql import LinkMap, SQLMapping, TableMap
 
 
 def test_sync_creates_rows_and_links_then_converges(db_url, sync, kit):

@@ -7,9 +7,9 @@ import sys
 
 import pytest
 import sqlalchemy as sa
+from dss_sql import SQLImporter, dispose_engines, get_engine
 
 from dss_core import Branch, Config, ConfigurationError, Model, Tree
-from dss_sql import SQLImporter, dispose_engines, get_engine
 
 
 class Student(Model):
