@@ -36,7 +36,7 @@ from dss_core import redact
 
 from . import schema
 from .groups import groups_of
-from .models import SISUser
+from .models import SISUser, grade_of
 
 FIRST_NAMES = [
     "Aaliyah", "Aarav", "Abdul", "Ada", "Adrian", "Aiko", "Akira", "Alejandro", "Alex", "Amara",
@@ -64,7 +64,6 @@ LAST_NAMES = [
 ]
 
 GRADES = range(7, 13)  # grades 7 to 12
-SECTION_LETTERS = "ABCDEFGH"
 CLASS_SIZE = 25
 
 #: course number prefix -> (course name, department teaching it); the first four are compulsory
@@ -120,6 +119,16 @@ def course_code(row: dict[str, str]) -> str:
     return f"{row['course_number']}-{row['section_number']}"
 
 
+def section_letters(index: int) -> str:
+    """Homeroom letters by number: 0 -> ``A``, 25 -> ``Z``, 26 -> ``AA`` (large schools)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rest = divmod(index - 1, 26)
+        letters = chr(ord("A") + rest) + letters
+    return letters
+
+
 def _name(rng: random.Random) -> str:
     first = rng.choice(FIRST_NAMES)
     if rng.random() < 0.08:
@@ -155,7 +164,7 @@ def make_school(users: int, seed: int) -> School:
     sections = max(1, math.ceil(per_grade / CLASS_SIZE))
     for i in range(n_students):
         grade = GRADES[i % len(GRADES)]
-        letter = SECTION_LETTERS[(i // len(GRADES)) % sections % len(SECTION_LETTERS)]
+        letter = section_letters((i // len(GRADES)) % sections)
         year = 2024 - grade - 5
         school.students.append({
             "student_number": str(100001 + i),
@@ -167,7 +176,7 @@ def make_school(users: int, seed: int) -> School:
     # enrolments: compulsory subjects plus electives, in sections of about CLASS_SIZE
     electives = [s for s in SUBJECTS if s not in COMPULSORY]
     for s in school.students:
-        grade = int(s["home_room"][:-1])
+        grade = grade_of(s["home_room"]) or GRADES[0]
         picks = list(COMPULSORY) + rng.sample(electives, ELECTIVES_PER_STUDENT)
         for subject in picks:
             name, dept = SUBJECTS[subject]
@@ -229,24 +238,24 @@ def stale_lms(school: School, seed: int) -> dict[str, list[dict[str, Any]]]:
     # last year's leavers: some still active (to retire), some retired long ago
     leavers = max(2, len(school.students) // 50)
     for i in range(leavers):
-        user = SISUser(str(90001 + i), _lastfirst=_name(rng), _homeroom=f"12{SECTION_LETTERS[i % 2]}")
+        user = SISUser(str(90001 + i), _lastfirst=_name(rng), _homeroom=f"12{section_letters(i % 2)}")
         accounts[user.idnumber] = {**_account(user), "suspended": i % 3 == 2}
         if i % 3 != 2:
             homerooms[user.idnumber] = user._homeroom
     # a few students moved homeroom within their grade since the last sync
-    rooms_by_grade: dict[str, set[str]] = {}
+    rooms_by_grade: dict[int | None, set[str]] = {}
     for room in homerooms.values():
-        rooms_by_grade.setdefault(room[:-1], set()).add(room)
+        rooms_by_grade.setdefault(grade_of(room), set()).add(room)
     for idnumber, room in sorted(homerooms.items()):
-        others = sorted(rooms_by_grade[room[:-1]] - {room})
+        others = sorted(rooms_by_grade[grade_of(room)] - {room})
         if others and rng.random() < 0.02:
             homerooms[idnumber] = rng.choice(others)
     # groups as the LMS has them: from its own accounts and homerooms
     active = [a for a in accounts.values() if not a["suspended"]]
+    departments = {t["teacher_number"]: t["department"] for t in school.staff}
     lms_users = [SISUser(a["idnumber"], _lastfirst="X, Y",
                          _homeroom=homerooms.get(a["idnumber"], ""),
-                         _department=next((t["department"] for t in school.staff
-                                           if t["teacher_number"] == a["idnumber"]), ""))
+                         _department=departments.get(a["idnumber"], ""))
                  for a in active]
     groups = groups_of(lms_users)
     homeroom_groups = sorted(g for g in groups if g.startswith("homeroom-"))
@@ -256,14 +265,15 @@ def stale_lms(school: School, seed: int) -> dict[str, list[dict[str, Any]]]:
     groups["dept-latin"] = {"name": "Latin Department", "kind": "department",
                             "members": set(staff_ids[:2])}  # a department that closed
     # enrolments: the truth for accounts the LMS has, one elective swapped here and there
-    courses = school.courses()
+    courses: dict[str, set[str]] = {}  # every student's classes, withdrawn ones included
+    for e in school.enrolments:
+        courses.setdefault(e["student_number"], set()).add(course_code(e))
     lms_courses: dict[str, set[str]] = {}
     for s in school.students:
         idnumber = s["student_number"]
         if idnumber not in accounts or accounts[idnumber]["suspended"]:
             continue
-        mine = set(courses.get(idnumber, ())) or {
-            course_code(e) for e in school.enrolments if e["student_number"] == idnumber}
+        mine = set(courses.get(idnumber, ()))
         if mine and rng.random() < 0.04:  # changed section of one class
             dropped = sorted(mine)[-1]
             course, _, section = dropped.rpartition("-")

@@ -110,3 +110,11 @@ def test_generator_any_size(tmp_path: Path, users: int, dss_plugins: Any) -> Non
     config.environ = {}
     check_conformance(datastore(config), config=config, plugins=dss_plugins)
     dispose_engines()
+
+
+def test_large_schools_get_more_homerooms() -> None:
+    from school_sync.generate import make_school, section_letters
+
+    assert [section_letters(i) for i in (0, 25, 26, 701)] == ["A", "Z", "AA", "ZZ"]
+    rooms = {s["home_room"] for s in make_school(6000, seed=1).students}
+    assert "12AA" in rooms and len(rooms) > 6 * 26
