@@ -111,9 +111,12 @@ def one_line(exc: BaseException) -> str:
     return redact(line)
 
 
-_MISSING_TABLE = ("no such table", "does not exist", "doesn't exist", "undefined table",
-                  "unknown table")
-_MISSING_COLUMN = ("no such column", "unknown column", "undefinedcolumn", "column", "has no column")
+_MISSING = ("no such table", "does not exist", "doesn't exist", "unknown table",
+            "no such column", "unknown column", "has no column")
+_CONNECT = ("connection refused", "connection failed", "could not connect", "password",
+            "authentication", "access denied", "unable to open database", "unknown database",
+            "no route to host", "timed out", "name or service not known",
+            "could not translate host", "can't connect", "server closed the connection")
 
 
 def database_error(exc: BaseException, url: str, doing: str) -> DssError:
@@ -121,30 +124,18 @@ def database_error(exc: BaseException, url: str, doing: str) -> DssError:
 
     Connection problems and missing tables or columns are configuration
     errors; anything else is an input error. The URL's password is redacted.
+    Works for SQLAlchemy's errors and for a driver's own (psycopg's).
     """
-    from sqlalchemy import exc as sa_exc
-
     message = one_line(exc)
     where = redact(url)
-    if isinstance(exc, sa_exc.NoSuchTableError):
-        return ConfigurationError(f"{doing}: table {str(exc)!r} does not exist in {where}")
-    if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError)) and getattr(
-            exc, "connection_invalidated", False) is False and _is_connect_error(exc):
-        return ConfigurationError(f"cannot connect to {where}: {message}")
     lowered = message.lower()
-    if isinstance(exc, (sa_exc.ProgrammingError, sa_exc.OperationalError)) and any(
-            m in lowered for m in _MISSING_TABLE + _MISSING_COLUMN):
+    if type(exc).__name__ == "NoSuchTableError":
+        return ConfigurationError(f"{doing}: table {str(exc)!r} does not exist in {where}")
+    if any(m in lowered for m in _CONNECT):
+        return ConfigurationError(f"cannot connect to {where}: {message}")
+    if any(m in lowered for m in _MISSING):
         return ConfigurationError(f"{doing}: {message} ({where})")
     return InputError(f"{doing}: {message} ({where})")
-
-
-def _is_connect_error(exc: BaseException) -> bool:
-    text = one_line(exc).lower()
-    return any(m in text for m in (
-        "connect", "connection refused", "password", "authentication", "access denied",
-        "unable to open database", "unknown database", "no route", "timeout", "timed out",
-        "name or service not known", "could not translate host", "role", "database \"",
-    )) and not any(m in text for m in ("no such table", "relation"))
 
 
 def connect(url: str, doing: str = "connecting", **options: Any) -> Any:

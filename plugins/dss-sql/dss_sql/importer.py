@@ -135,10 +135,14 @@ class SQLImporter(Importer):
         for stmt in self.statements(conn):
             yield from self.stream(conn, stmt)
 
-    def readin(self) -> Iterable[Record]:
-        """Yield one :class:`~dss_core.Record` per row, its origin the table (or query) and row number."""
+    def database_errors(self) -> tuple[type[BaseException], ...]:
+        """The exception classes of a failing database (turned into one line by :meth:`readin`)."""
         from sqlalchemy import exc as sa_exc
 
+        return (sa_exc.SQLAlchemyError,)
+
+    def readin(self) -> Iterable[Record]:
+        """Yield one :class:`~dss_core.Record` per row, its origin the table (or query) and row number."""
         source = self.describe()
         renames = self.renames()
         url = self.database_url
@@ -151,7 +155,7 @@ class SQLImporter(Importer):
                     else:
                         values = dict(row)
                     yield Record(values, Origin(source, number, "row"))
-            except sa_exc.SQLAlchemyError as exc:
+            except self.database_errors() as exc:
                 raise database_error(
                     exc, url, f"{self.tree.name}.{self.branch}: reading {source}") from None
 
