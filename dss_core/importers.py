@@ -50,10 +50,15 @@ class Importer:
         what to do with a second record of the same idnumber that cannot be
         merged: ``"error"`` (default), ``"first"`` (keep the first) or
         ``"last"`` (keep the last). The setting ``on_duplicate`` overrides it.
+    ``derived``
+        True for an importer that reads only branches of its own tree imported
+        before it (groups from users). A tree filled from literal records
+        (``Tree.load_records``, the ``dss_tree`` fixture) still runs it.
     """
 
     name: ClassVar[str | None] = None
     on_duplicate: ClassVar[str] = "error"
+    derived: ClassVar[bool] = False
 
     def __init__(self, tree: Tree, branch: str, settings: Mapping[str, Any] | None = None) -> None:
         self.tree = tree
@@ -117,8 +122,9 @@ class GeneratorImporter(Importer):
     @classmethod
     def of(cls, records: Any, name: str = "literal records") -> type[GeneratorImporter]:
         """A GeneratorImporter subclass over ``records`` (a list, or a callable taking the importer)."""
-        return type(name.title().replace(" ", ""), (cls,), {"source": records, "name": None,
-                                                             "describe": lambda self: name})
+        return type(name.title().replace(" ", ""), (cls,), {
+            "source": records, "name": None, "describe": lambda self: name,
+            "derived": callable(records)})
 
 
 def load_branch(importer: Importer, data: BranchData, on_duplicate: str | None = None) -> int:

@@ -210,12 +210,23 @@ class Tree:
         return self
 
     def load_records(self, records: dict[str, Iterable[Any]]) -> Tree:
-        """Fill branches from literal records (tests and examples), through the same rules."""
+        """Fill branches from literal records (tests and examples), through the same rules.
+
+        A branch not given runs its own importer when that importer is
+        *derived* (reads only branches imported before it); else it stays empty.
+        """
+        self.clear()
         for name in self.branch_order:
             if name in records:
-                importer = GeneratorImporter.of(list(records[name]), name=f"{self.name}.{name}")
-                load_branch(importer(self, name, self.settings(name)),
-                            self.branch(name), self.branches[name].on_duplicate)
+                literal = GeneratorImporter.of(list(records[name]), name=f"{self.name}.{name}")
+                importer: Importer = literal(self, name, self.settings(name))
+            elif self.branches[name].importer is None:
+                continue
+            else:
+                importer = self.importer_for(name)
+                if not importer.derived:
+                    continue
+            load_branch(importer, self.branch(name), self.branches[name].on_duplicate)
         return self
 
     def clear(self) -> Tree:

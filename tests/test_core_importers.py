@@ -331,3 +331,42 @@ def test_literal_records_follow_the_configured_duplicate_policy(dss_tree) -> Non
     assert dss_tree(Src, config=config, users=DUPES).users["1"].name == "Last"
     with pytest.raises(DuplicateIdError):
         dss_tree(Src, users=DUPES)
+
+
+def test_literal_records_still_run_derived_branches(dss_tree):
+    from dss_core import Branch, Importer, Model, Tree
+
+    class Person(Model):
+        homeroom: str
+
+    class Group(Model):
+        members: set[str]
+
+    class FromFile(Importer):
+        def readin(self):
+            raise AssertionError("a non-derived importer must not run for literal records")
+
+    class Cohorts(Importer):
+        derived = True
+
+        def readin(self):
+            for p in self.tree.branch("users").values():
+                yield {"idnumber": p.homeroom, "members": p.idnumber}
+
+    class Sis(Tree):
+        users = Branch(Person, importer=FromFile)
+        groups = Branch(Group, importer=Cohorts)
+        extra = Branch(Group, importer=FromFile)
+
+    class Fn(Tree):
+        users = Branch(Person, importer=FromFile)
+        groups = Branch(Group, importer=lambda imp: [{"idnumber": "g", "members": "1"}])
+        extra = Branch(Group, importer=FromFile)
+
+    sis = dss_tree(Sis, users=[{"idnumber": "1", "homeroom": "10B"},
+                               {"idnumber": "2", "homeroom": "10B"}])
+    assert sis.groups["10B"].members == {"1", "2"}
+    assert len(sis.extra) == 0
+    assert dss_tree(Fn, users=[]).groups["g"].members == {"1"}
+    # given records win over the derived importer
+    assert list(dss_tree(Sis, users=[], groups=[{"idnumber": "x"}]).groups) == ["x"]
