@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dss_core import Action, ConfigurationError, Handler, Result, Status, redact
+from dss_core import Action, ConfigurationError, Handler, InputError, Result, Status, redact
 from dss_core.actions import ERROR
 
 from .engine import connect, one_line, resolve_url
@@ -89,7 +89,7 @@ class SQLHandler(Handler):
 
     def connect(self) -> Connection:
         """Open the connection (one ConfigurationError line when that fails)."""
-        return connect(self.database_url)  # type: ignore[no-any-return]
+        return connect(self.database_url)
 
     def begin(self) -> None:
         """Connect, check the mapped tables and columns, and open the first transaction."""
@@ -113,9 +113,13 @@ class SQLHandler(Handler):
         conn = getattr(self, "connection", None)
         if conn is None:
             return
+        from sqlalchemy import exc as sa_exc
+
         try:
             if self._tx is not None and self._tx.is_active:
                 self._tx.commit()
+        except sa_exc.SQLAlchemyError as exc:  # a deferred constraint, a lost connection
+            raise InputError(f"committing to {redact(self._url)} failed: {one_line(exc)}") from None
         finally:
             self._tx = None
             conn.close()

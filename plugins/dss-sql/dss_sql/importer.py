@@ -126,7 +126,7 @@ class SQLImporter(Importer):
         result = conn.execution_options(stream_results=True, yield_per=per).execute(stmt)
         try:
             for row in result:
-                yield row._mapping
+                yield row._mapping  # type: ignore[misc]
         finally:
             result.close()
 

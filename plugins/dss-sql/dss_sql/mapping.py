@@ -140,7 +140,7 @@ class TableMap:
         ignored = set(self.ignore)
         membership = [a for a in schema.tracked
                       if schema.types[a][0] != SCALAR and a not in ignored]
-        links = dict(self.links)  # type: ignore[arg-type]
+        links = dict(self.links)
         missing = [a for a in membership if a not in links]
         if missing:
             raise ConfigurationError(
