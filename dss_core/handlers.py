@@ -48,6 +48,13 @@ class Handler:
         self.config = tree.config
         self.settings = tree.settings()
 
+    def verify(self) -> None:
+        """Check the destination is ready without changing it (tables, columns, access).
+
+        ``dss check`` calls this; raise :class:`~dss_core.ConfigurationError`
+        naming what is missing. The default checks nothing.
+        """
+
     def begin(self) -> None:
         """Called once before the first action of a run is handled (open connections here)."""
 

@@ -84,6 +84,13 @@ def check_datastore(session: Any, name: str | None) -> tuple[list[str], bool]:
                 ok = False
                 lines.append(f"error: {exc}")
     for dest in dests:
+        if dest.handler is not None:
+            try:
+                dest.handler(dest, None).verify()
+                lines.append(f"destination {dest.name}: handler {dest.handler.__name__} is ready")
+            except DssError as exc:
+                ok = False
+                lines.append(f"error: {exc}")
         for branch in source.branch_order:
             s_model = source.branches[branch].model
             d_model = dest.branches[branch].model

@@ -157,7 +157,17 @@ def test_check_passes_on_a_symmetric_sync(dss, sync_files):
     result = dss("check", "testsync")
     assert result.code == 0, result
     assert "src.users ~ dst.users: 2 tracked attributes match (department, name)" in result.out
+    assert "destination dst: handler JSONHandler is ready" in result.out
     assert result.out.strip().endswith("OK")
+
+
+def test_check_asks_the_destination_handler(dss, sync_files, tmp_path: Path):
+    sync_files(SOURCE, DEST)
+    (tmp_path / "lms.json").unlink()
+    result = dss("check", "testsync")
+    assert result.code == 2, result
+    assert "error: destination file lms.json does not exist" in result.out
+    assert result.out.strip().endswith("check failed")
 
 
 def test_plugin_cli_option_and_command(dss, sync_files):

@@ -91,6 +91,17 @@ class SQLHandler(Handler):
         """Open the connection (one ConfigurationError line when that fails)."""
         return connect(self.database_url)
 
+    def verify(self) -> None:
+        """Connect and check every mapped table and column (``dss check``); writes nothing."""
+        self._url = self.database_url
+        self.connection = self.connect()
+        try:
+            self.check()
+        finally:
+            if self.connection.in_transaction():
+                self.connection.rollback()
+            self.connection.close()
+
     def begin(self) -> None:
         """Connect, check the mapped tables and columns, and open the first transaction."""
         self._url = self.database_url

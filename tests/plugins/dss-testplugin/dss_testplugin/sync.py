@@ -6,7 +6,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from dss_core import Branch, Handler, Importer, Model, Origin, Record, Tree
+from dss_core import Branch, ConfigurationError, Handler, Importer, Model, Origin, Record, Tree
 
 
 class JSONImporter(Importer):
@@ -55,6 +55,11 @@ class Source(Tree):
 
 class JSONHandler(Handler):
     """Applies actions to the destination JSON file; idnumbers in setting `fail` fail."""
+
+    def verify(self) -> None:
+        path = self.config.resolve_path(self.settings["path"])
+        if not path.is_file():
+            raise ConfigurationError(f"destination file {path.name} does not exist")
 
     def begin(self) -> None:
         self.path = self.config.resolve_path(self.settings["path"])
