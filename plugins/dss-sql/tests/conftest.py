@@ -11,6 +11,9 @@ from dss_sql import LinkMap, SQLMapping, TableMap
 
 from dss_core import Branch, Config, Datastore, Model, Tree
 
+# the test plugin packages under plugins/ are installed by the tests, not collected as tests
+collect_ignore = ["plugins"]
+
 
 class Person(Model):
     name: str

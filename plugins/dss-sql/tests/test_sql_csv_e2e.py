@@ -1,72 +1,28 @@
 """End to end with the real `dss` command: CSV (dss-csv) -> SQLite and -> PostgreSQL.
 
-Users and group memberships, no handler code beyond the mapping. The `csv`, `sql` and
-`postgres` importers come from their installed entry points; only the datastore of this test
-is handed to the plugin manager directly (it is not an installed package).
+Users and group memberships, no handler code beyond the mapping. Every part is a real installed
+plugin found through its entry point: `csv`, `sql` and `postgres` from the dev environment, and
+the sync itself from the test plugin package `plugins/dss-csv2sql-test`, which a session fixture
+installs with pip into a temporary folder (put on the subprocess's PYTHONPATH). The tests run
+`python -m dss_core` as a subprocess.
 """
 
 from __future__ import annotations
 
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
-
-import dss_core.plugins
-from dss_core import Branch, Datastore, Model, Tree, hookimpl
-from dss_core.cli import cli
 
 pytest.importorskip("dss_csv", reason="dss-csv is not installed")
 
-
-class User(Model):
-    name: str
-    email: str = ""
-
-
-class Group(Model):
-    title: str
-    members: set[str] = set()
-
-
-def datastore(kind: str) -> Datastore:
-    if kind == "postgres":
-        from dss_postgres import PostgresMapping as Mapping
-    else:
-        from dss_sql import SQLMapping as Mapping
-    from dss_sql import LinkMap, TableMap
-
-    mapping = Mapping(
-        users=TableMap("accounts", key="username", columns={"name": "full_name"},
-                       retire={"suspended": True}),
-        groups=TableMap("cohorts", key="code",
-                        links={"members": LinkMap("cohort_members", owner="cohort",
-                                                  member="username")}),
-    )
-
-    class SIS(Tree):
-        name = "sis"
-        users = Branch(User, importer="csv")
-        groups = Branch(Group, importer="csv")
-
-    class LMS(Tree):
-        name = "lms"
-        handler = mapping.handler()
-        users = Branch(User, importer=mapping.importer("users"))
-        groups = Branch(Group, importer=mapping.importer("groups"))
-
-    return Datastore("csv2sql", SIS, [LMS])
-
-
-class SchoolPlugin:
-    def __init__(self, kind: str) -> None:
-        self.kind = kind
-
-    @hookimpl
-    def dss_datastores(self, config: Any) -> list[Datastore]:
-        return [datastore(self.kind)]
-
+PACKAGE = Path(__file__).parent / "plugins" / "dss-csv2sql-test"
 
 DDL = [
     "create table accounts (username varchar(50) primary key, full_name varchar(200) not null, "
@@ -90,19 +46,49 @@ def run_sql(url: str, *statements: str) -> list[tuple[Any, ...]]:
     return out
 
 
+@pytest.fixture(scope="session")
+def csv2sql_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A folder where dss-csv2sql-test is installed for real (put it on PYTHONPATH to use it).
+
+    The package is copied first, so that building it leaves no build/ or egg-info in the repo.
+    """
+    source = tmp_path_factory.mktemp("csv2sql-src") / PACKAGE.name
+    shutil.copytree(PACKAGE, source,
+                    ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    target = tmp_path_factory.mktemp("csv2sql-site")
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+         "--disable-pip-version-check", "--target", str(target), str(source)],
+        capture_output=True, text=True)
+    assert proc.returncode == 0, f"installing dss-csv2sql-test failed:\n{proc.stdout}\n{proc.stderr}"
+    return target
+
+
+@dataclass
+class DssResult:
+    code: int
+    out: str
+    err: str
+
+    def __repr__(self) -> str:
+        return f"exit {self.code}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
+
+
+@dataclass
+class School:
+    dss: Callable[..., DssResult]  # dss(*args, url=None): the `dss` command on the test sync
+    url: str
+    folder: Path
+    datastore: str
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def school(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+def school(request: pytest.FixtureRequest, tmp_path: Path, csv2sql_site: Path) -> School:
     kind = request.param
     if kind == "postgres":
         pytest.importorskip("dss_postgres", reason="dss-postgres is not installed")
     url = request.getfixturevalue(f"{kind}_url")
     run_sql(url, *DDL)
-    real = dss_core.plugins.build_plugin_manager
-
-    def build(**kwargs: Any) -> Any:
-        return real(**{**kwargs, "extra": [SchoolPlugin(kind)]})
-
-    monkeypatch.setattr(dss_core.plugins, "build_plugin_manager", build)
     (tmp_path / "users.csv").write_text(
         "id,full name,email\n1,Ann Archer,ann@school\n2,Bob Baker,bob@school\n3,Cy Cole,cy@school\n")
     (tmp_path / "memberships.csv").write_text(  # one row per membership, merged by the core
@@ -112,59 +98,68 @@ def school(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.M
         'rename = { id = "idnumber", "full name" = "name" }\n'
         '[trees.sis.groups]\npath = "memberships.csv"\n'
         'rename = { group = "idnumber", member = "members" }\n')
-    monkeypatch.setenv("DSS_LMS_URL", url)
+    plugins = ["--plugin", "csv", "--plugin", "sql"] + (
+        ["--plugin", "postgres"] if kind == "postgres" else []) + ["--plugin", "csv2sql"]
 
-    def dss(*args: str) -> Any:
-        plugins = ["--plugin", "csv", "--plugin", "sql"] + (
-            ["--plugin", "postgres"] if kind == "postgres" else [])
-        return CliRunner().invoke(cli, ["--config", str(tmp_path / "dss.toml"), *plugins, *args])
+    def dss(*args: str, url: str = url) -> DssResult:
+        environ = {k: v for k, v in os.environ.items()
+                   if not k.startswith("DSS_") and k != "PYTHONPATH"}
+        environ["PYTHONPATH"] = str(csv2sql_site)
+        environ["DSS_LMS_URL"] = url
+        proc = subprocess.run(
+            [sys.executable, "-m", "dss_core", "--config", str(tmp_path / "dss.toml"), *plugins,
+             *args],
+            cwd=tmp_path, env=environ, capture_output=True, text=True, timeout=120)
+        return DssResult(proc.returncode, proc.stdout, proc.stderr)
 
-    return dss, url, tmp_path
+    return School(dss, url, tmp_path, "csv2pg" if kind == "postgres" else "csv2sql")
 
 
-def test_csv_to_sql_users_and_memberships(school):
-    dss, url, folder = school
-    result = dss("plan", "csv2sql")
-    assert result.exit_code == 0, result.output
-    assert "new_users(idnumber='1')" in result.output
-    assert "new_groups(idnumber='art')" in result.output
-    result = dss("run", "csv2sql")
-    assert result.exit_code == 0, result.output
+def test_csv_to_sql_users_and_memberships(school: School) -> None:
+    dss, url, folder, name = school.dss, school.url, school.folder, school.datastore
+    result = dss("plan", name)
+    assert result.code == 0, result
+    assert "new_users(idnumber='1')" in result.out
+    assert "new_groups(idnumber='art')" in result.out
+    result = dss("run", name)
+    assert result.code == 0, result
     assert run_sql(url, "select username, full_name, email from accounts order by 1") == [
         ("1", "Ann Archer", "ann@school"), ("2", "Bob Baker", "bob@school"),
         ("3", "Cy Cole", "cy@school")]
     assert run_sql(url, "select cohort, username from cohort_members order by 1, 2") == [
         ("art", "1"), ("art", "3"), ("math", "1"), ("math", "2")]
-    result = dss("plan", "csv2sql")
-    assert "Nothing to do" in result.output, result.output
+    result = dss("plan", name)
+    assert result.code == 0, result
+    assert "Nothing to do" in result.out, result
 
     # Bob leaves, Cy is renamed, Ann leaves art
     (folder / "users.csv").write_text(
         "id,full name,email\n1,Ann Archer,ann@school\n3,Cy Cole-Smith,cy@school\n")
     (folder / "memberships.csv").write_text("group,title,member\nmath,Math,1\nart,Art,3\n")
-    result = dss("run", "csv2sql")
-    assert result.exit_code == 0, result.output
+    result = dss("run", name)
+    assert result.code == 0, result
     assert run_sql(url, "select username, full_name, suspended from accounts order by 1") == [
         ("1", "Ann Archer", False), ("2", "Bob Baker", True), ("3", "Cy Cole-Smith", False)]
     assert run_sql(url, "select cohort, username from cohort_members order by 1, 2") == [
         ("art", "3"), ("math", "1")]
-    assert "Nothing to do" in dss("plan", "csv2sql").output
+    result = dss("plan", name)
+    assert "Nothing to do" in result.out, result
 
 
-def test_configuration_errors_exit_2_with_one_line(school, monkeypatch):
-    dss, url, folder = school
+def test_configuration_errors_exit_2_with_one_line(school: School) -> None:
+    dss, url, name = school.dss, school.url, school.datastore
     run_sql(url, "alter table cohorts rename column title to name")
-    result = dss("run", "csv2sql")
-    assert result.exit_code == 2
-    assert result.stderr.strip().splitlines() == [result.stderr.strip()]
-    assert "has no column 'title'" in result.stderr and "Traceback" not in result.output
+    result = dss("run", name)
+    assert result.code == 2, result
+    assert result.err.strip().splitlines() == [result.err.strip()], result
+    assert "has no column 'title'" in result.err, result
+    assert "Traceback" not in result.out + result.err, result
     assert run_sql(url, "select count(*) from accounts") == [(0,)]
 
     bad = ("postgresql://sync:hunter22@127.0.0.1:1/lms" if url.startswith("postgresql")
            else "mysql+pymysql://sync:hunter22@127.0.0.1:1/lms")
-    monkeypatch.setenv("DSS_LMS_URL", bad)
-    result = dss("run", "csv2sql")
-    assert result.exit_code == 2
-    assert "cannot connect to" in result.stderr and "***" in result.stderr
-    assert "hunter22" not in result.output + result.stderr
-    assert len(result.stderr.strip().splitlines()) == 1
+    result = dss("run", name, url=bad)
+    assert result.code == 2, result
+    assert "cannot connect to" in result.err and "***" in result.err, result
+    assert "hunter22" not in result.out + result.err, result
+    assert len(result.err.strip().splitlines()) == 1, result
