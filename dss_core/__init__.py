@@ -17,6 +17,7 @@ from .redact import redact
 from .runner import Run, Summary
 from .store import BranchData
 from .trees import Branch, Datastore, Tree
+from .values import parse_bool
 
 __version__ = "0.1.0"
 
@@ -25,5 +26,5 @@ __all__ = [
     "Action", "Branch", "BranchData", "Config", "ConfigurationError", "Datastore", "DssError",
     "DuplicateIdError", "GeneratorImporter", "Handler", "Importer", "InputError", "Model",
     "Origin", "PluginError", "Record", "Result", "Run", "Status", "Summary", "Tree",
-    "hookimpl", "hookspec", "redact",
+    "hookimpl", "hookspec", "parse_bool", "redact",
 ]

@@ -26,14 +26,13 @@ from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from .errors import InputError
+from .values import parse_bool
 
 SCALAR = "scalar"
 SET = "set"
 LIST = "list"
 
 _MISSING: Any = object()
-_TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
-_FALSE = frozenset({"0", "false", "f", "no", "n", "off", ""})
 
 
 class Origin:
@@ -127,16 +126,7 @@ def _scalar_coercer(tp: Any) -> Callable[[Any], Any] | None:
     if tp is str:
         return lambda v: v if type(v) is str else str(v)
     if tp is bool:
-        def to_bool(v: Any) -> bool:
-            if type(v) is bool:
-                return v
-            text = str(v).strip().lower()
-            if text in _TRUE:
-                return True
-            if text in _FALSE:
-                return False
-            raise ValueError(f"not a yes/no value: {v!r}")
-        return to_bool
+        return parse_bool
     return None
 
 

@@ -15,14 +15,12 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from dss_core import ConfigurationError, Importer, InputError, Origin, Record
+from dss_core import ConfigurationError, Importer, InputError, Origin, Record, parse_bool
 
 DEFAULT_MAX_FIELD_SIZE = 1024 * 1024  # 1 MiB
 
 _DELIMITER_NAMES = {"tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|", "space": " "}
 _ESCAPES = {"\\t": "\t", "\\\\": "\\", "\\n": "\n", "\\r": "\r", "\\0": ""}
-_TRUE = {"1", "true", "t", "yes", "y", "on"}
-_FALSE = {"0", "false", "f", "no", "n", "off"}
 _GLOB_CHARS = frozenset("*?[")
 
 
@@ -109,14 +107,11 @@ class CSVImporter(Importer):
 
     def _bool(self, key: str) -> bool:
         value = self.option(key)
-        if isinstance(value, bool):
-            return value
-        text = str(value).strip().lower()
-        if text in _TRUE:
-            return True
-        if text in _FALSE:
-            return False
-        raise ConfigurationError(f"{self._where()}: setting {key!r} must be true or false, not {value!r}")
+        try:
+            return parse_bool(value)
+        except ValueError:
+            raise ConfigurationError(
+                f"{self._where()}: setting {key!r} must be true or false, not {value!r}") from None
 
     def _char(self, key: str, value: Any, allow_empty: bool = False) -> str | None:
         if value is None:
