@@ -44,6 +44,8 @@ class Session:
                                             block=self.block, strict=self.strict)
             for failure in self._pm.load_failures:
                 click.echo(f"dss: warning: {redact(str(failure))}", err=True)
+                if self.verbose:
+                    click.echo(redact(failure.traceback), err=True)
         return self._pm
 
     @property

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import importlib
 import os
+import traceback
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
@@ -48,6 +49,7 @@ class LoadFailure:
     name: str
     distribution: str
     error: str
+    traceback: str = ""
 
     def __str__(self) -> str:
         return f"plugin {self.name!r} from {self.distribution} failed to load: {self.error}"
@@ -118,7 +120,8 @@ def build_plugin_manager(
                 plugin = ep.load()
                 pm.register(plugin, name=ep.name)
             except Exception as exc:  # a broken plugin must not break dss
-                failure = LoadFailure(ep.name, dist_name, f"{type(exc).__name__}: {exc}")
+                failure = LoadFailure(ep.name, dist_name, f"{type(exc).__name__}: {exc}",
+                                      traceback.format_exc())
                 if strict:
                     raise PluginError(str(failure)) from exc
                 pm.load_failures.append(failure)

@@ -238,3 +238,11 @@ def test_a_plugin_can_take_over_actions_and_see_imports(dss, sync_files, tmp_pat
     ext = next(a for a in report["actions"] if a["idnumber"] == "ext-1")
     assert ext["result"] == "dropped" and ext["result_message"] == "managed elsewhere (testplugin)"
     assert "ext-1" not in {u["idnumber"] for u in json.loads(dst.read_text())["users"]}
+
+
+def test_broken_plugin_traceback_only_with_verbose(dss, broken_site):
+    quiet = dss("list", site=broken_site)
+    assert "Traceback" not in quiet.err
+    loud = dss("-v", "list", site=broken_site)
+    assert "Traceback (most recent call last)" in loud.err
+    assert "import dss_no_such_dependency" in loud.err
