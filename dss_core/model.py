@@ -222,12 +222,14 @@ class Model:
 
     idnumber: str
     _dss_schema_cache: ClassVar[Schema | None] = None
+    _dss_builder: ClassVar[Any] = None
     _dss_origin: Origin | None
     _dss_where: tuple[str, str] | None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls._dss_schema_cache = None
+        cls._dss_builder = None
 
     @classmethod
     def schema(cls) -> Schema:
@@ -237,6 +239,15 @@ class Model:
             schema = _build_schema(cls)
             cls._dss_schema_cache = schema
         return schema
+
+    @classmethod
+    def builder(cls) -> Builder:
+        """The generated function building objects of this class from records (made once)."""
+        build = cls.__dict__.get("_dss_builder")
+        if build is None:
+            build = _make_builder(cls, cls.schema())
+            cls._dss_builder = build
+        return build
 
     @classmethod
     def tracked_attributes(cls) -> tuple[str, ...]:
@@ -315,13 +326,59 @@ def _fill(obj: Model, schema: Schema, values: Mapping[str, Any], strict: bool) -
             setattr(obj, name, type(f.default)(f.default))
 
 
+Builder = Callable[[Mapping[str, Any], "Origin | None", str], "Model"]
+
+
+def _make_builder(model: type[Model], schema: Schema) -> Builder:
+    """Generate a function building ``model`` objects from records, one line per field.
+
+    The import hot path: no loop over the record, no lookups by field name at
+    run time. A record it cannot build plainly (a value that does not
+    convert, a missing field) goes to the generic :func:`_fill`, whose
+    errors name the field and the record's origin.
+    """
+    env: dict[str, Any] = {"new": model.__new__, "cls": model, "MISSING": _MISSING,
+                           "fill": _fill, "schema": schema, "Slow": _SlowPath}
+    lines = ["def build(record, origin, idnumber):",
+             "    obj = new(cls)",
+             "    obj.idnumber = idnumber",
+             "    obj._dss_origin = origin",
+             "    obj._dss_where = None",
+             "    get = record.get",
+             "    try:"]
+    for i, (name, f) in enumerate(schema.fields.items()):
+        env[f"c{i}"] = schema.coercers[name]
+        lines.append(f"        v = get({name!r}, MISSING)")
+        lines.append("        if v is MISSING:")
+        if f.default is _MISSING and f.kind == SCALAR:
+            lines.append("            raise Slow")
+        elif f.default is _MISSING:
+            lines.append(f"            obj.{name} = {'set()' if f.kind == SET else '[]'}")
+        elif isinstance(f.default, (set, list, dict)):
+            env[f"d{i}"] = f.default
+            lines.append(f"            obj.{name} = type(d{i})(d{i})")
+        else:
+            lines.append("            pass")
+        lines.append("        else:")
+        exact = schema.exact.get(name)
+        if exact is not None:
+            env[f"t{i}"] = exact
+            lines.append(f"            obj.{name} = v if type(v) is t{i} else c{i}(v)")
+        else:
+            lines.append(f"            obj.{name} = c{i}(v)")
+    lines += ["    except (Slow, TypeError, ValueError):",
+              "        fill(obj, schema, record, False)",
+              "    return obj"]
+    exec("\n".join(lines), env)  # noqa: S102 - generated from declared field names only
+    return env["build"]
+
+
+class _SlowPath(Exception):
+    """A record the generated builder leaves to the generic path."""
+
+
 def build_object(
     model: type[Model], record: Mapping[str, Any], origin: Origin | None, idnumber: str
 ) -> Model:
     """Build one object from an importer's record, ignoring keys the model does not declare."""
-    obj = model.__new__(model)
-    obj.idnumber = idnumber
-    obj._dss_origin = origin
-    obj._dss_where = None
-    _fill(obj, model.schema(), record, strict=False)
-    return obj
+    return model.builder()(record, origin, idnumber)

@@ -168,3 +168,33 @@ def test_derived_property_change_is_an_update_of_name(dss_plugins) -> None:
         {"users": [{"idnumber": "11111", "name": "Old Name"}]})
     assert messages(source - dest) == [
         "update_name(idnumber='11111', attribute='name', value='New Name')"]
+
+
+def test_generated_builder_matches_keyword_construction_and_keeps_errors(dss_tree):
+    import pytest
+
+    from dss_core import Branch, InputError, Model, Tree
+
+    class M(Model):
+        n: int
+        flag: bool = False
+        g: set[str]
+        s: str = "x"
+        items: list[int] = []
+
+    class T(Tree):
+        b = Branch(M)
+
+    record = {"idnumber": "1", "n": "3", "flag": "yes", "g": ["a", "b"], "items": ["1", "2"],
+              "not_a_field": "ignored"}
+    built = dss_tree(T, b=[record]).b["1"]
+    direct = M(idnumber="1", n="3", flag="yes", g=["a", "b"], items=["1", "2"])
+    assert built == direct and built.values() == {"n": 3, "flag": True, "g": {"a", "b"},
+                                                  "s": "x", "items": [1, 2]}
+    other = dss_tree(T, b=[{"idnumber": "2", "n": 1}]).b["2"]
+    other.items.append(5)  # mutable defaults are copied per object
+    assert M.schema().fields["items"].default == [] and other.g == set()
+    with pytest.raises(InputError, match=r"t\.b record 1: idnumber '3': field 'n': cannot read 'x'"):
+        dss_tree(T, b=[{"idnumber": "3", "n": "x"}])
+    with pytest.raises(InputError, match=r"idnumber '4': no value for field 'n'"):
+        dss_tree(T, b=[{"idnumber": "4"}])
