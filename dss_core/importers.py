@@ -20,7 +20,7 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .errors import ConfigurationError, DuplicateIdError, InputError
-from .model import SCALAR, Model, Origin, build_object
+from .model import SCALAR, Model, Origin
 
 if TYPE_CHECKING:
     from .store import BranchData
@@ -152,6 +152,7 @@ def load_branch(importer: Importer, data: BranchData, on_duplicate: str | None =
 def _load_branch(importer: Importer, data: BranchData, on_duplicate: str | None) -> int:
     model = data.model
     schema = model.schema()
+    build = model.builder()
     membership = [n for n, f in schema.fields.items() if f.kind != SCALAR]
     scalars = [n for n, f in schema.fields.items() if f.kind == SCALAR]
     # configuration overrides the declaration (the Branch argument), as for a branch's mode
@@ -193,7 +194,7 @@ def _load_branch(importer: Importer, data: BranchData, on_duplicate: str | None)
             idnumber = str(idnumber)
         if idnumber == "":
             raise InputError(f"{data.tree}.{data.name}: empty idnumber", origin)
-        obj = build_object(model, record, origin, idnumber)
+        obj = build(record, origin, idnumber)
         existing = objects.get(idnumber)
         if existing is None:
             data.put(obj)
