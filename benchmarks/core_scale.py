@@ -119,9 +119,52 @@ def run_dss(src: Path, dst: Path) -> dict[str, int]:
     return counts
 
 
+def run_dss_csv(src: Path, dst: Path) -> dict[str, int]:
+    """The same, reading both files with the dss-csv plugin's CSVImporter."""
+    from dss_core import Branch, Model, Tree
+    from dss_csv import CSVImporter
+
+    class User(Model):
+        first: str
+        last: str
+        email: str
+        homeroom: str
+        grade: str
+        dept: str
+        status: str
+        phone: str
+        groups: set[str]
+
+    class Src(CSVImporter):
+        path = str(src)
+        list_columns = {"groups": ";"}
+
+    class Dst(Src):
+        path = str(dst)
+
+    class S(Tree):
+        name = "s"
+        users = Branch(User, Src)
+
+    class D(Tree):
+        name = "d"
+        users = Branch(User, Dst)
+
+    s, d = S(), D()
+    +s
+    +d
+    counts = dict.fromkeys(["new", "old", "update", "add", "remove"], 0)
+    for action in s - d:
+        counts[action.kind] += 1
+    return counts
+
+
+CONTENDERS = {"baseline": run_baseline, "dss": run_dss, "dss+csv": run_dss_csv}
+
+
 def child(which: str, src: Path, dst: Path) -> None:
     start = time.perf_counter()
-    counts = run_baseline(src, dst) if which == "baseline" else run_dss(src, dst)
+    counts = CONTENDERS[which](src, dst)
     wall = time.perf_counter() - start
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(json.dumps({"wall": wall, "rss_mib": rss, "counts": counts}))
@@ -132,14 +175,14 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--data", type=Path, default=Path("/tmp/dss-bench"))
-    parser.add_argument("--child", choices=["baseline", "dss"])
+    parser.add_argument("--child", choices=list(CONTENDERS))
     args = parser.parse_args()
     args.data.mkdir(parents=True, exist_ok=True)
     src, dst = generate(args.rows, args.data)
     if args.child:
         child(args.child, src, dst)
         return
-    results: dict[str, list[dict[str, object]]] = {"baseline": [], "dss": []}
+    results: dict[str, list[dict[str, object]]] = {name: [] for name in CONTENDERS}
     for _ in range(args.runs):
         for which in results:
             out = subprocess.run([sys.executable, __file__, "--rows", str(args.rows), "--data",
@@ -147,7 +190,7 @@ def main() -> None:
                                  check=True, capture_output=True, text=True).stdout
             results[which].append(json.loads(out))
     counts = {w: r[0]["counts"] for w, r in results.items()}
-    assert counts["baseline"] == counts["dss"], counts
+    assert all(c == counts["baseline"] for c in counts.values()), counts
     print(f"rows per side: {args.rows:,}; counts: {counts['dss']}")
     med = {}
     for which, runs in results.items():
@@ -157,8 +200,10 @@ def main() -> None:
         walls = ", ".join(f"{float(r['wall']):.2f}" for r in runs)  # type: ignore[arg-type]
         print(f"{which:9s} wall median {wall:7.2f} s   peak RSS median {rss:7.0f} MiB   "
               f"(runs: {walls})")
-    print(f"dss / baseline: wall x{med['dss'][0] / med['baseline'][0]:.2f}, "
-          f"memory x{med['dss'][1] / med['baseline'][1]:.2f}")
+    for which in CONTENDERS:
+        if which != "baseline":
+            print(f"{which} / baseline: wall x{med[which][0] / med['baseline'][0]:.2f}, "
+                  f"memory x{med[which][1] / med['baseline'][1]:.2f}")
 
 
 if __name__ == "__main__":
