@@ -15,6 +15,7 @@ one tuple comparison each.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from operator import attrgetter
@@ -118,7 +119,21 @@ def _comparable(a: Any, b: Any) -> bool:
 
 
 def diff_branch(source: Tree, dest: Tree, branch: str) -> tuple[list[Action], list[Action]]:
-    """The actions of one branch: (everything but retirements, retirements)."""
+    """The actions of one branch: (everything but retirements, retirements).
+
+    Like an import, the walk pauses the cyclic garbage collector: it only
+    makes short-lived tuples, and a collection would scan every object held.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return _diff_branch(source, dest, branch)
+    finally:
+        if collecting:
+            gc.enable()
+
+
+def _diff_branch(source: Tree, dest: Tree, branch: str) -> tuple[list[Action], list[Action]]:
     sdata, ddata = source.branch(branch), dest.branch(branch)
     kinds = MODE_KINDS[dest.mode_of(branch)]
     cmp = compare_models(branch, sdata.model, ddata.model, source.name, dest.name)
