@@ -12,7 +12,8 @@ from .errors import ConfigurationError, DssError, DuplicateIdError, InputError, 
 from .handlers import Handler
 from .hookspecs import hookimpl, hookspec
 from .importers import GeneratorImporter, Importer, Record
-from .model import Model, Origin
+from .model import Model
+from .origin import Origin
 from .redact import redact
 from .runner import Run, Summary
 from .store import BranchData

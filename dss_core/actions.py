@@ -6,7 +6,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from .model import Model, Origin
+from .model import Model
+from .origin import Origin
 
 NEW, UPDATE, ADD, REMOVE, OLD, ERROR = "new", "update", "add", "remove", "old", "err"
 KINDS = (NEW, UPDATE, ADD, REMOVE, OLD, ERROR)

@@ -20,7 +20,8 @@ from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .errors import ConfigurationError, DuplicateIdError, InputError
-from .model import SCALAR, Model, Origin
+from .model import SCALAR, Model
+from .origin import Origin
 
 if TYPE_CHECKING:
     from .store import BranchData
