@@ -147,7 +147,8 @@ class PostgresImporter(SQLImporter):
             types = [d.type_code for d in cur.description or ()]
             binary = all(cur.adapters.get_loader(oid, Format.BINARY) is not None for oid in types)
             fmt = " (FORMAT BINARY)" if binary else ""
-            with cur.copy(f"COPY ({sql}) TO STDOUT{fmt}", {}) as copy:
+            # copy() unescapes ``%%`` only when given parameters (execute() does with {}): undo it
+            with cur.copy(f"COPY ({sql.replace('%%', '%')}) TO STDOUT{fmt}") as copy:
                 copy.set_types(types)
                 for row in copy.rows():
                     yield dict(zip(names, row, strict=True))
