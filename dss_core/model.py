@@ -311,7 +311,8 @@ def _make_builder(model: type[Model], schema: Schema) -> Builder:
              "    obj._dss_origin = origin",
              "    obj._dss_where = None",
              "    get = record.get",
-             "    try:"]
+             "    try:",
+             "        pass"]  # a model may declare no field at all
     for i, (name, f) in enumerate(schema.fields.items()):
         env[f"c{i}"] = schema.coercers[name]
         lines.append(f"        v = get({name!r}, MISSING)")
