@@ -6,6 +6,7 @@ Reporting goes through the reporting hooks only; nothing here prints.
 from __future__ import annotations
 
 import datetime as dt
+import os
 import traceback
 import uuid
 from collections import Counter
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .actions import ERROR, FAILED_STATUSES, Result, Status
+from .errors import ConfigurationError
 
 if TYPE_CHECKING:
     import pluggy
@@ -117,10 +119,30 @@ def handle(run: Run, destination: Tree, handler: Any, action: Any) -> Result:
     return result
 
 
+def check_report_path(path: Path) -> None:
+    """Raise :class:`ConfigurationError` unless a report can be written to ``path``.
+
+    Checked before anything is imported or applied: a run must not change the
+    destination and only then find it cannot say what it did.
+    """
+    folder = path.parent
+    if path.is_dir():
+        problem = "it is a directory"
+    elif not folder.is_dir():
+        problem = f"folder {os.fspath(folder)!r} does not exist"
+    elif not os.access(path if path.exists() else folder, os.W_OK):
+        problem = "permission denied"
+    else:
+        return
+    raise ConfigurationError(f"cannot write the report to {os.fspath(path)}: {problem}")
+
+
 def execute(run: Run, source: Tree, destinations: list[Tree], load: bool = True) -> Summary:
     """Import (when ``load``), diff, apply or plan, and report, for each destination."""
     hook = run.plugins.hook
     summary = Summary()
+    if run.report_path is not None:
+        check_report_path(run.report_path)
     for dest in destinations:
         source.check_mirror(dest)
     hook.dss_report_start(run=run)
