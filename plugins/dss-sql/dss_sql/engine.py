@@ -73,7 +73,7 @@ def get_engine(url: str, **options: Any) -> Engine:
         except sa_exc.NoSuchModuleError as exc:
             raise ConfigurationError(
                 f"no database driver for {redact(url)}: {exc} (install the driver package)") from None
-        except sa_exc.ArgumentError as exc:
+        except (sa_exc.ArgumentError, ValueError) as exc:  # ValueError: a port that is no number
             raise ConfigurationError(f"not a database url: {redact(url)} ({redact(str(exc))})") from None
         except ImportError as exc:
             raise ConfigurationError(
