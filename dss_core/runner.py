@@ -145,6 +145,8 @@ def execute(run: Run, source: Tree, destinations: list[Tree], load: bool = True)
         check_report_path(run.report_path)
     for dest in destinations:
         source.check_mirror(dest)
+        for branch in dest.branch_order:
+            dest.mode_of(branch)  # a bad mode setting fails before the import, not after it
     hook.dss_report_start(run=run)
     if load:
         for tree in (source, *destinations):
@@ -152,16 +154,20 @@ def execute(run: Run, source: Tree, destinations: list[Tree], load: bool = True)
                 summary.imported[(tree.name, branch)] = count
                 hook.dss_import_done(run=run, tree=tree, branch=branch, count=count)
             tree.load(on_branch=done)
+    # every diff is computed before any handler begins: data a derived property cannot
+    # compute, in any branch of any destination, stops the run with nothing changed
+    plans = [(dest, list(source.diff(dest))) for dest in destinations]
     stop = False
-    for dest in destinations:
+    for dest, actions in plans:
         handler = None
         if not run.dry_run:
             from .handlers import Handler
 
             handler = (dest.handler or Handler)(dest, run)
             handler.begin()
+        failed = True  # until every action went through: end() must not commit a broken run
         try:
-            for action in source.diff(dest):
+            for action in actions:
                 if stop:
                     result = Result(action, Status.SKIPPED, "the run stopped on an earlier failure")
                 elif run.dry_run or action.kind == ERROR and handler is None:
@@ -173,8 +179,9 @@ def execute(run: Run, source: Tree, destinations: list[Tree], load: bool = True)
                         summary.stopped = True
                 summary.add(result)
                 hook.dss_report_result(run=run, result=result)
+            failed = stop
         finally:
             if handler is not None:
-                handler.end(stop)
+                handler.end(failed)
     hook.dss_report_finish(run=run, summary=summary)
     return summary

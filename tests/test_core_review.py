@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from dss_core import Branch, Model, Tree
+from typing import Any
+
+import pytest
+
+from dss_core import Branch, ConfigurationError, Handler, InputError, Model, Tree, hookimpl
+from dss_core.config import Config
+from dss_core.plugins import builtin_plugin_manager
+from dss_core.runner import Run, execute
+from dss_core.store import Store
 from dss_core.testing import messages
 
 # the data of the installed test plugin (tests/plugins/dss-testplugin): one new user, one rename
@@ -40,3 +48,77 @@ def test_an_unwritable_report_is_one_line_before_anything_is_applied(dss, sync_f
     assert "Traceback" not in result.err
     assert dst.read_text() == before  # nothing applied
     assert result.out == ""  # nothing imported or planned either
+
+
+class Person(Model):
+    name: str
+
+
+class Team(Model):
+    members: set[str]
+
+    @property
+    def size(self) -> int:
+        if "broken" in self.members:
+            raise ValueError("cannot count a broken team")
+        return len(self.members)
+
+
+class People(Tree):
+    users = Branch(Person, importer=[{"idnumber": "1", "name": "Ann"}])
+    groups = Branch(Team, importer=[{"idnumber": "t", "members": ["broken"]}])
+
+
+class Recording(Handler):
+    log: list[str] = []
+
+    def begin(self) -> None:
+        self.log.append("begin")
+
+    def default(self, action: Any) -> None:
+        self.log.append(action.message)
+
+    def end(self, failed: bool) -> None:
+        self.log.append(f"end failed={failed}")
+
+
+class Accounts(Tree):
+    handler = Recording
+    users = Branch(Person, importer=[])
+    groups = Branch(Team, importer=[{"idnumber": "t", "members": []}])
+
+
+def test_bad_data_in_a_later_branch_applies_nothing() -> None:
+    """A property failing in branch 2 must not leave branch 1's actions applied (and committed)."""
+    Recording.log = []
+    source, dest = +People(), +Accounts()
+    with pytest.raises(InputError, match="cannot count a broken team"):
+        source >> dest
+    assert Recording.log == []
+
+
+def test_a_bad_mode_in_a_later_branch_fails_before_anything_is_applied() -> None:
+    Recording.log = []
+    config = Config({"trees": {"accounts": {"groups": {"mode": "bogus"}}}})
+    source, dest = People(config=config), Accounts(config=config)
+    with pytest.raises(ConfigurationError, match="mode must be one of"):
+        execute(Run.create("apply", source.plugins, config), source, [dest])
+    assert Recording.log == []
+
+
+def test_end_hears_of_a_run_broken_by_an_exception() -> None:
+    """A reporter raising mid-run: end(failed=True), so a transactional handler rolls back."""
+    Recording.log = []
+
+    class Boom:
+        @hookimpl
+        def dss_report_result(self, result: Any) -> None:
+            raise RuntimeError("reporter broke")
+
+    pm = builtin_plugin_manager()
+    pm.register(Boom())
+    source = Accounts(plugins=pm).load_records({"users": [{"idnumber": "1", "name": "A"}]})
+    dest = Accounts(plugins=pm, store=Store())
+    with pytest.raises(RuntimeError):
+        source.apply(dest)
+    assert Recording.log[-1] == "end failed=True"
