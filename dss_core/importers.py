@@ -129,6 +129,20 @@ class GeneratorImporter(Importer):
             "derived": callable(records)})
 
 
+def duplicate_policy(importer: Importer, declared: str | None = None) -> str:
+    """The duplicate policy of ``importer``'s branch, checked.
+
+    Configuration overrides the declaration (the Branch argument), which
+    overrides the importer class, as for a branch's mode.
+    """
+    policy = importer.setting("on_duplicate") or declared or importer.on_duplicate
+    if policy not in DUPLICATE_POLICIES:
+        raise ConfigurationError(
+            f"{importer.tree.name}.{importer.branch}: on_duplicate must be one of "
+            f"{', '.join(DUPLICATE_POLICIES)}, not {policy!r}")
+    return str(policy)
+
+
 def load_branch(importer: Importer, data: BranchData, on_duplicate: str | None = None) -> int:
     """Run ``importer`` and put its objects into ``data``; return the number of records read.
 
@@ -156,12 +170,7 @@ def _load_branch(importer: Importer, data: BranchData, on_duplicate: str | None)
     build = model.builder()
     membership = [n for n, f in schema.fields.items() if f.kind != SCALAR]
     scalars = [n for n, f in schema.fields.items() if f.kind == SCALAR]
-    # configuration overrides the declaration (the Branch argument), as for a branch's mode
-    policy = importer.setting("on_duplicate") or on_duplicate or importer.on_duplicate
-    if policy not in DUPLICATE_POLICIES:
-        raise ConfigurationError(
-            f"{data.tree}.{data.name}: on_duplicate must be one of {', '.join(DUPLICATE_POLICIES)}, "
-            f"not {policy!r}")
+    policy = duplicate_policy(importer, on_duplicate)
     describe = importer.describe()
     importer_name = type(importer).__name__
     filter_out = importer.filter_out

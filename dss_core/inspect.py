@@ -68,6 +68,7 @@ def describe_installation(session: Any) -> list[str]:
 def check_datastore(session: Any, name: str | None) -> tuple[list[str], bool]:
     """Lines for ``dss check`` and whether everything is consistent."""
     from .diff import compare_models
+    from .importers import duplicate_policy
 
     registry = session.registry
     ds = registry.datastore(name, session.config)
@@ -78,7 +79,7 @@ def check_datastore(session: Any, name: str | None) -> tuple[list[str], bool]:
     for tree in (source, *dests):
         for branch in tree.branch_order:
             try:
-                tree.importer_for(branch)
+                duplicate_policy(tree.importer_for(branch), tree.branches[branch].on_duplicate)
                 tree.mode_of(branch)
             except DssError as exc:
                 ok = False

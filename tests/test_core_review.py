@@ -122,3 +122,13 @@ def test_end_hears_of_a_run_broken_by_an_exception() -> None:
     with pytest.raises(RuntimeError):
         source.apply(dest)
     assert Recording.log[-1] == "end failed=True"
+
+
+def test_check_finds_a_bad_on_duplicate_setting(dss, sync_files, tmp_path):
+    sync_files(SOURCE, DEST)
+    config = tmp_path / "dss.toml"
+    config.write_text(config.read_text().replace(
+        'path = "export.json"', 'path = "export.json"\non_duplicate = "x"'))
+    result = dss("check", "testsync")
+    assert result.code == 2, result
+    assert "error: src.users: on_duplicate must be one of error, first, last, not 'x'" in result.out
