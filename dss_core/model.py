@@ -113,13 +113,17 @@ def _coercer(f: Field) -> Callable[[Any], Any]:
     convert: Callable[[Any], Any] | None = f.type if f.type in (str, int, float) else elem
 
     def membership(v: Any) -> Any:
+        # a None element (a NULL from an outer join) is no member: never the string "None"
         kind = type(v)
         if kind is list or kind is set or kind is tuple or kind is frozenset:  # the usual case
+            if None in v:
+                v = [x for x in v if x is not None]
             return container(map(convert, v) if convert else v)
         if v is None or v == "":
             return container(())
         if isinstance(v, (str, bytes)) or not isinstance(v, Iterable):
             return container((convert(v) if convert else v,))
+        v = [x for x in v if x is not None]
         return container(map(convert, v) if convert else v)
     return membership
 

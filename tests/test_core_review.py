@@ -132,3 +132,29 @@ def test_check_finds_a_bad_on_duplicate_setting(dss, sync_files, tmp_path):
     result = dss("check", "testsync")
     assert result.code == 2, result
     assert "error: src.users: on_duplicate must be one of error, first, last, not 'x'" in result.out
+
+
+class Club(Model):
+    members: set[str]
+    ranks: list[int] = []
+
+
+class ClubsA(Tree):
+    groups = Branch(Club, importer=[])
+
+
+class ClubsB(Tree):
+    groups = Branch(Club, importer=[])
+
+
+def test_none_elements_are_no_members() -> None:
+    """A NULL member (an outer join's empty side) must not become the member 'None'."""
+    a = ClubsA().load_records({"groups": [{"idnumber": "g", "members": ["a", None]},
+                                          {"idnumber": "h", "members": (x for x in [None])}]})
+    b = ClubsB().load_records({"groups": [{"idnumber": "g", "members": ["a"], "ranks": [None, 2]},
+                                          {"idnumber": "h", "members": {None}}]})
+    assert a.groups["g"].members == {"a"} and a.groups["h"].members == set()
+    assert b.groups["g"].ranks == [2] and b.groups["h"].members == set()
+    assert Club(idnumber="x", members=[None]).members == set()
+    assert messages(a - b) == [
+        "remove_ranks_from_groups(idnumber='g', attribute='ranks', value=2)"]
