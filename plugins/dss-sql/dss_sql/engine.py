@@ -143,10 +143,25 @@ def connect(url: str, doing: str = "connecting", **options: Any) -> Any:
     from sqlalchemy import exc as sa_exc
 
     engine = get_engine(url, **options)
+    if engine.dialect.name == "sqlite":
+        _sqlite_file_exists(engine, url)
     try:
         return engine.connect()
     except sa_exc.DBAPIError as exc:
         raise ConfigurationError(f"cannot connect to {redact(url)}: {one_line(exc)}") from None
+
+
+def _sqlite_file_exists(engine: Engine, url: str) -> None:
+    """A SQLite file that is not there is an error: connecting would create it empty."""
+    from pathlib import Path
+
+    database = engine.url.database
+    if not database or database == ":memory:" or database.startswith("file:") \
+            or engine.url.query.get("uri"):
+        return
+    if not Path(database).exists():
+        raise ConfigurationError(
+            f"cannot connect to {redact(url)}: the database file {database} does not exist")
 
 
 def merged_settings(*layers: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -82,7 +82,9 @@ def sqlite_url() -> Iterator[str]:
     from .engine import dispose_engines
 
     with tempfile.TemporaryDirectory(prefix="dss-sql-") as folder:
-        url = f"sqlite:///{Path(folder) / 'dss-test.db'}"
+        path = Path(folder) / "dss-test.db"
+        path.touch()  # an empty file is an empty database (dss refuses a missing file)
+        url = f"sqlite:///{path}"
         try:
             yield url
         finally:
