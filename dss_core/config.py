@@ -79,8 +79,8 @@ class Config:
         setting, and a branch's environment variables stay with that branch.
         Without it every table under the tree is taken for a branch.
         """
-        trees = self.data.get("trees", {})
-        tree_table = trees.get(tree, {}) if isinstance(trees, dict) else {}
+        trees = _check_trees(self.data, self.path)
+        tree_table = trees.get(tree, {})
         names = set(branches) if branches is not None else None
 
         def is_branch(key: str, value: Any) -> bool:
@@ -115,6 +115,20 @@ def _env(name: str) -> str:
     return "".join(c if c.isalnum() else "_" for c in name).upper()
 
 
+def _check_trees(data: Mapping[str, Any], file: Path | None) -> dict[str, Any]:
+    """The ``trees`` table of ``data``; ConfigurationError unless it and each tree's entry are tables."""
+    where = f"{file}: " if file else ""
+    trees = data.get("trees", {})
+    if not isinstance(trees, dict):
+        raise ConfigurationError(f"{where}`trees` must be a table ([trees.<tree>]), "
+                                 f"not a {type(trees).__name__}")
+    for name, table in trees.items():
+        if not isinstance(table, dict):
+            raise ConfigurationError(f"{where}`trees.{name}` must be a table ([trees.{name}]), "
+                                     f"not a {type(table).__name__}")
+    return trees
+
+
 def _read(file: Path) -> dict[str, Any]:
     try:
         with file.open("rb") as fh:
@@ -122,5 +136,6 @@ def _read(file: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise ConfigurationError(f"{file}: not valid TOML: {exc}") from None
     if file.name == "pyproject.toml":
-        return dict(data.get("tool", {}).get("dss", {}))
+        data = data.get("tool", {}).get("dss", {})
+    _check_trees(data, file)
     return dict(data)

@@ -158,3 +158,16 @@ def test_none_elements_are_no_members() -> None:
     assert Club(idnumber="x", members=[None]).members == set()
     assert messages(a - b) == [
         "remove_ranks_from_groups(idnumber='g', attribute='ranks', value=2)"]
+
+
+@pytest.mark.parametrize(("text", "what"), [
+    ('[trees]\nsrc = "postgresql://u:pw@db/x"\n', "`trees.src` must be a table"),
+    ("trees = 3\n", "`trees` must be a table"),
+])
+def test_a_tree_setting_that_is_no_table_is_one_line(dss, sync_files, tmp_path, text, what):
+    sync_files(SOURCE, DEST)
+    (tmp_path / "dss.toml").write_text(text)
+    result = dss("plan", "testsync")
+    assert result.code == 2, result
+    assert what in result.err and "dss.toml" in result.err, result
+    assert "AttributeError" not in result.err and "pw" not in result.err
