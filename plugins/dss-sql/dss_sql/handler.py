@@ -96,7 +96,8 @@ class SQLHandler(Handler):
         self._url = self.database_url
         self.connection = self.connect()
         try:
-            self.check()
+            for branch, b in self.check().items():
+                self.check_inserts(branch, b)
         finally:
             if self.connection.in_transaction():
                 self.connection.rollback()
@@ -175,6 +176,39 @@ class SQLHandler(Handler):
                 links[attr] = (link, ltable)
             bound[branch] = BoundTable(tmap, table, columns, links)
         return bound
+
+    def check_inserts(self, branch: str, b: BoundTable) -> None:
+        """Raise ConfigurationError when the generic ``new`` cannot insert into ``b``'s table.
+
+        That is a NOT NULL column without a default that the mapping does not
+        fill: every ``new_<branch>`` would fail. Checked only when the generic
+        :meth:`new` handles the branch (no ``new_<branch>`` method, ``new``
+        not overridden). A column a trigger fills needs a default to pass.
+        """
+        method = getattr(type(self), f"new_{branch}", None) or getattr(type(self), "new", None)
+        if method is not SQLHandler.new:
+            return
+        filled = {b.map.key, *b.columns.values(), *(b.map.retire or {})}
+        single_key = len(b.table.primary_key.columns) == 1
+        missing = []
+        for column in b.table.columns:
+            if (column.name in filled or column.nullable or column.server_default is not None
+                    or column.computed is not None or column.identity is not None):
+                continue
+            if column.primary_key and single_key and column.autoincrement in (True, "auto"):
+                try:
+                    if column.type.python_type is int:
+                        continue
+                except NotImplementedError:
+                    pass
+            missing.append(column.name)
+        if missing:
+            raise ConfigurationError(
+                f"table {b.table.fullname!r} ({redact(self._url)}): column "
+                f"{', '.join(repr(m) for m in missing)} is NOT NULL without a default and branch "
+                f"{branch!r} maps no attribute to it, so every new_{branch} would fail; map an "
+                "attribute to it (TableMap columns=...), give it a default, or write "
+                f"new_{branch}")
 
     # -- one SAVEPOINT per action -------------------------------------------------
     def handle(self, action: Action) -> Result:

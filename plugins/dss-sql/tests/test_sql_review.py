@@ -35,3 +35,39 @@ def test_an_existing_sqlite_file_and_memory_still_connect(tmp_path):
     for url in (f"sqlite:///{existing}", "sqlite://", "sqlite:///:memory:"):
         conn = connect(url)
         conn.close()
+
+
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres),
+                                pytest.param("mariadb", marks=pytest.mark.mariadb)])
+def test_check_names_a_not_null_column_the_mapping_does_not_fill(db, request, kit):
+    # `dss check` said "handler is ready" while every new_users failed on the NOT NULL column
+    import sqlalchemy as sa
+
+    from dss_core import Config, Datastore
+
+    url = request.getfixturevalue(f"{db}_url")
+    kit.create_schema(url)
+    SIS, LMS = kit.make_trees(kit.SOURCE, kit.make_mapping())
+    config = Config({"trees": {"lms": {"url": url}}}, environ={})
+    _, (dest,) = Datastore("t", SIS, [LMS]).open(config)
+    LMS.handler(dest, None).verify()  # the schema as the mapping expects: ready
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ALTER TABLE accounts ADD COLUMN auth VARCHAR(20) NOT NULL"
+                             + (" DEFAULT 'x'" if db == "sqlite" else ""))
+        if db == "sqlite":  # SQLite adds a NOT NULL column only with a default: rebuild it
+            conn.exec_driver_sql("CREATE TABLE a2 (username VARCHAR(64) PRIMARY KEY, "
+                                 "full_name VARCHAR(200) NOT NULL, email VARCHAR(200) NOT NULL "
+                                 "DEFAULT '', suspended BOOLEAN NOT NULL DEFAULT 0, "
+                                 "auth VARCHAR(20) NOT NULL)")
+            conn.exec_driver_sql("DROP TABLE accounts")
+            conn.exec_driver_sql("ALTER TABLE a2 RENAME TO accounts")
+    engine.dispose()
+    with pytest.raises(ConfigurationError) as info:
+        LMS.handler(dest, None).verify()
+    message = str(info.value)
+    assert "'auth'" in message and "accounts" in message and "new_users" in message
+    assert "\n" not in message
+    # a handler that inserts users itself is not second-guessed
+    Own = type("Own", (LMS.handler,), {"new_users": lambda self, action: None})
+    Own(dest, None).verify()
