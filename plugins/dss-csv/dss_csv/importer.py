@@ -152,7 +152,11 @@ class CSVImporter(Importer):
     def files(self) -> list[Path]:
         """Every file to read, in order: listed paths in their order, glob matches sorted."""
         spec = self.get_path()
-        items = [spec] if isinstance(spec, (str, os.PathLike)) else list(spec)
+        items = [spec] if isinstance(spec, (str, os.PathLike)) else spec
+        if not isinstance(items, (list, tuple)) or not all(
+                isinstance(i, (str, os.PathLike)) for i in items):
+            raise ConfigurationError(
+                f"{self._where()}: setting 'path' must be a path or a list of paths, not {spec!r}")
         files: list[Path] = []
         for item in items:
             text = os.fspath(item)
@@ -174,7 +178,7 @@ class CSVImporter(Importer):
             return type(self).__name__
         if isinstance(spec, (str, os.PathLike)):
             return os.fspath(spec)
-        return ", ".join(os.fspath(s) for s in spec)
+        return ", ".join(str(s) for s in spec) if isinstance(spec, (list, tuple)) else str(spec)
 
     def _display(self, path: Path) -> str:
         """How a file is named in origins and messages: relative to the config folder if inside it."""
@@ -186,11 +190,20 @@ class CSVImporter(Importer):
 
     def _dialect(self) -> dict[str, Any]:
         quotechar = self._char("quotechar", self.option("quotechar"), allow_empty=True)
+        delimiter = self._char("delimiter", self.option("delimiter"))
+        escapechar = self._char("escapechar", self.option("escapechar"), allow_empty=True)
+        if delimiter in ("\r", "\n"):
+            raise ConfigurationError(
+                f"{self._where()}: setting 'delimiter' cannot be a line break")
+        for key, other in (("quotechar", quotechar), ("escapechar", escapechar)):
+            if other is not None and other == delimiter:
+                raise ConfigurationError(
+                    f"{self._where()}: settings 'delimiter' and {key!r} are both {delimiter!r}")
         return {
-            "delimiter": self._char("delimiter", self.option("delimiter")),
+            "delimiter": delimiter,
             "quotechar": quotechar,
             "quoting": csv.QUOTE_MINIMAL if quotechar else csv.QUOTE_NONE,
-            "escapechar": self._char("escapechar", self.option("escapechar"), allow_empty=True),
+            "escapechar": escapechar,
             "skipinitialspace": self._bool("skipinitialspace"),
             "strict": True,
         }
@@ -219,6 +232,10 @@ class CSVImporter(Importer):
         columns = self.option("columns")
         if isinstance(columns, str):
             columns = [c.strip() for c in columns.split(",")]
+        if columns is not None and not (isinstance(columns, (list, tuple))
+                                        and all(isinstance(c, str) for c in columns)):
+            raise ConfigurationError(
+                f"{self._where()}: setting 'columns' must be a list of column names, not {columns!r}")
         header = self._bool("header")
         if not header and not columns:
             raise ConfigurationError(
@@ -296,6 +313,11 @@ class CSVImporter(Importer):
             hint = ""
             if names and names[0].startswith("\u00ef\u00bb\u00bf"):
                 hint = "; the file starts with a UTF-8 byte order mark: is its encoding utf-8?"
+            elif len(names) == 1:
+                found = [d for d in ",;\t|" if d in names[0] and d != s.dialect["delimiter"]]
+                if found:
+                    hint = (f"; the header holds {found[0]!r}: is that the delimiter? "
+                            f"(delimiter = {found[0]!r})")
             raise InputError(
                 f"no idnumber column (columns: {', '.join(repr(n) for n in names)}); rename one "
                 f"with rename = {{\"<column>\" = \"idnumber\"}}, or set require_idnumber = false "
@@ -354,6 +376,9 @@ def _rows(reader: Any, file: Path, name: str, encoding: str,
             raise InputError(
                 f"cannot decode as {encoding.removesuffix('-sig')}: {detail or exc.reason} "
                 "(set `encoding`, e.g. encoding = \"cp1252\")", Origin(name, line)) from None
+        except UnicodeError as exc:  # a codec's own complaint (utf-16 without a byte order mark)
+            raise InputError(f"cannot decode as {encoding.removesuffix('-sig')}: {exc} "
+                             "(set `encoding`)", Origin(name, end + 1)) from None
         except csv.Error as exc:
             raise InputError(_csv_error(str(exc), end + 1, reader.line_num, limit),
                              Origin(name, end + 1)) from None
