@@ -72,16 +72,34 @@ def get_engine(url: str, **options: Any) -> Engine:
             engine = sa.create_engine(url, **options)
         except sa_exc.NoSuchModuleError as exc:
             raise ConfigurationError(
-                f"no database driver for {redact(url)}: {exc} (install the driver package)") from None
+                f"no database driver for {redact_url(url)}: {exc} (install the driver package)") from None
         except (sa_exc.ArgumentError, ValueError) as exc:  # ValueError: a port that is no number
-            raise ConfigurationError(f"not a database url: {redact(url)} ({redact(str(exc))})") from None
+            raise ConfigurationError(f"not a database url: {redact_url(url)} ({redact(str(exc))})") from None
         except ImportError as exc:
             raise ConfigurationError(
-                f"the database driver for {redact(url)} is not installed: {exc}") from None
+                f"the database driver for {redact_url(url)} is not installed: {exc}") from None
         if engine.dialect.name == "sqlite" and engine.dialect.driver == "pysqlite":
             _sqlite_savepoints(engine)
         _engines[key] = engine
         return engine
+
+
+def redact_url(url: Any) -> str:
+    """``url`` with its password hidden as SQLAlchemy reads it (one with spaces too).
+
+    :func:`dss_core.redact` finds a password by pattern, which stops at a space;
+    the URL's own parse does not.
+    """
+    text = str(url)
+    try:
+        from sqlalchemy.engine import make_url
+
+        parsed = make_url(text)
+    except Exception:  # not a URL SQLAlchemy reads: the pattern is all there is
+        return redact(text)
+    if parsed.password is None:
+        return redact(text)
+    return redact(parsed.render_as_string(hide_password=True))
 
 
 def dispose_engines(url: str | None = None) -> None:
@@ -127,7 +145,7 @@ def database_error(exc: BaseException, url: str, doing: str) -> DssError:
     Works for SQLAlchemy's errors and for a driver's own (psycopg's).
     """
     message = one_line(exc)
-    where = redact(url)
+    where = redact_url(url)
     lowered = message.lower()
     if type(exc).__name__ == "NoSuchTableError":
         return ConfigurationError(f"{doing}: table {str(exc)!r} does not exist in {where}")
@@ -148,7 +166,7 @@ def connect(url: str, doing: str = "connecting", **options: Any) -> Any:
     try:
         return engine.connect()
     except sa_exc.DBAPIError as exc:
-        raise ConfigurationError(f"cannot connect to {redact(url)}: {one_line(exc)}") from None
+        raise ConfigurationError(f"cannot connect to {redact_url(url)}: {one_line(exc)}") from None
 
 
 def _sqlite_file_exists(engine: Engine, url: str) -> None:
@@ -161,7 +179,7 @@ def _sqlite_file_exists(engine: Engine, url: str) -> None:
         return
     if not Path(database).exists():
         raise ConfigurationError(
-            f"cannot connect to {redact(url)}: the database file {database} does not exist")
+            f"cannot connect to {redact_url(url)}: the database file {database} does not exist")
 
 
 def merged_settings(*layers: Mapping[str, Any] | None) -> dict[str, Any]:

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dss_core import Action, ConfigurationError, Handler, InputError, Result, Status, redact
+from dss_core import Action, ConfigurationError, Handler, InputError, Result, Status
 from dss_core.actions import ERROR
 
-from .engine import connect, one_line, resolve_url
+from .engine import connect, one_line, redact_url, resolve_url
 from .importer import reflect_table
 from .mapping import LinkMap, SQLMapping, TableMap, check_columns
 
@@ -131,7 +131,7 @@ class SQLHandler(Handler):
             if self._tx is not None and self._tx.is_active:
                 self._tx.commit()
         except sa_exc.SQLAlchemyError as exc:  # a deferred constraint, a lost connection
-            raise InputError(f"committing to {redact(self._url)} failed: {one_line(exc)}") from None
+            raise InputError(f"committing to {redact_url(self._url)} failed: {one_line(exc)}") from None
         finally:
             self._tx = None
             conn.close()
@@ -204,7 +204,7 @@ class SQLHandler(Handler):
             missing.append(column.name)
         if missing:
             raise ConfigurationError(
-                f"table {b.table.fullname!r} ({redact(self._url)}): column "
+                f"table {b.table.fullname!r} ({redact_url(self._url)}): column "
                 f"{', '.join(repr(m) for m in missing)} is NOT NULL without a default and branch "
                 f"{branch!r} maps no attribute to it, so every new_{branch} would fail; map an "
                 "attribute to it (TableMap columns=...), give it a default, or write "
@@ -363,4 +363,4 @@ class SQLHandler(Handler):
 
     def __repr__(self) -> str:
         url = getattr(self, "_url", None)
-        return f"<{type(self).__name__} {redact(url) if url else ''}>"
+        return f"<{type(self).__name__} {redact_url(url) if url else ''}>"

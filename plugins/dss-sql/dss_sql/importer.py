@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from dss_core import ConfigurationError, Importer, Origin, Record
 
-from .engine import connect, database_error, get_engine, resolve_url
+from .engine import connect, database_error, get_engine, redact_url, resolve_url
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -168,14 +168,12 @@ def reflect_table(conn: Connection, name: str, url: str, metadata: Any = None) -
     import sqlalchemy as sa
     from sqlalchemy import exc as sa_exc
 
-    from dss_core import redact
-
     schema, _, table = name.rpartition(".")
     try:
         return sa.Table(table, metadata if metadata is not None else sa.MetaData(),
                         schema=schema or None, autoload_with=conn)
     except sa_exc.NoSuchTableError:
-        raise ConfigurationError(f"table {name!r} does not exist in {redact(url)}") from None
+        raise ConfigurationError(f"table {name!r} does not exist in {redact_url(url)}") from None
     except sa_exc.SQLAlchemyError as exc:
         error = database_error(exc, url, f"reading the columns of {name!r}")
         raise error from None

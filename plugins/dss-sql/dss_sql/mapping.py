@@ -260,10 +260,10 @@ class MappedImporter(SQLImporter):
 
 def check_columns(table: Any, columns: Sequence[str], url: str) -> None:
     """Raise ConfigurationError naming the first of ``columns`` that ``table`` lacks."""
-    from dss_core import redact
+    from .engine import redact_url
 
     for column in columns:
         if column not in table.c:
             raise ConfigurationError(
-                f"table {table.fullname!r} has no column {column!r} ({redact(url)}); "
+                f"table {table.fullname!r} has no column {column!r} ({redact_url(url)}); "
                 f"it has {', '.join(table.c.keys())}")

@@ -71,3 +71,15 @@ def test_check_names_a_not_null_column_the_mapping_does_not_fill(db, request, ki
     # a handler that inserts users itself is not second-guessed
     Own = type("Own", (LMS.handler,), {"new_users": lambda self, action: None})
     Own(dest, None).verify()
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://sync:S3cret PW@127.0.0.1:1/lms",       # a space: the pattern stopped there
+    "mysql+pymysql://sync:S3cret PW@127.0.0.1:1/lms",
+])
+def test_a_password_with_a_space_is_hidden_when_the_server_is_down(url):
+    with pytest.raises(ConfigurationError) as info:
+        connect(url)
+    message = str(info.value)
+    assert message.startswith("cannot connect to ") and "127.0.0.1:1/lms" in message
+    assert "S3cret" not in message and " PW" not in message
