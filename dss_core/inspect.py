@@ -109,7 +109,7 @@ def check_datastore(session: Any, name: str | None) -> tuple[list[str], bool]:
 
 def show_object(session: Any, name: str | None, branch: str, idnumber: str) -> tuple[list[str], bool]:
     """Lines for ``dss show`` and whether the object exists on any tree."""
-    from .diff import diff_branch
+    from .diff import _attribute_error, diff_branch
 
     registry = session.registry
     ds = registry.datastore(name, session.config)
@@ -128,7 +128,11 @@ def show_object(session: Any, name: str | None, branch: str, idnumber: str) -> t
             continue
         found = True
         lines.append(f"{role} {tree.name}.{branch} {idnumber!r}  from {obj.dss_origin}")
-        for attr, value in obj.values().items():
+        try:
+            values = obj.values()
+        except Exception as exc:  # a derived property failed on this object's data
+            raise _attribute_error(exc, obj) from exc
+        for attr, value in values.items():
             lines.append(f"    {attr} = {value!r}")
     for dest in dests:
         actions, olds = diff_branch(source, dest, branch)

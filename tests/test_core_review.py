@@ -171,3 +171,24 @@ def test_a_tree_setting_that_is_no_table_is_one_line(dss, sync_files, tmp_path, 
     assert result.code == 2, result
     assert what in result.err and "dss.toml" in result.err, result
     assert "AttributeError" not in result.err and "pw" not in result.err
+
+
+def test_dss_show_names_the_object_whose_property_fails() -> None:
+    from dss_core.inspect import show_object
+    from dss_core.trees import Datastore
+
+    class Session:
+        config = Config()
+        plugins = builtin_plugin_manager()
+
+        class registry:  # noqa: N801
+            trees: dict[str, Any] = {}
+
+            @staticmethod
+            def datastore(name: Any, config: Any) -> Datastore:
+                return Datastore("teams", People, [Accounts])
+
+    with pytest.raises(InputError) as info:
+        show_object(Session(), None, "groups", "t")
+    assert str(info.value) == ("people.groups record 1: people.groups idnumber 't': cannot compute "
+                               "its attributes: ValueError: cannot count a broken team")
