@@ -266,6 +266,8 @@ class CSVImporter(Importer):
             rows = _rows(reader, file, name, s.encoding, s.limit)
             names: list[str] | None = None
             for start, row in rows:
+                if not row[0].strip() and not any(field.strip() for field in row):
+                    continue  # a blank row: spaces only, or delimiters only (a spreadsheet's ",,,")
                 if names is None:  # the first non-blank row
                     names = self._columns(row if s.header else None, start, name, s)
                     plan = _plan(names, s)
@@ -273,8 +275,6 @@ class CSVImporter(Importer):
                     if s.header:
                         continue
                 if len(row) != width:
-                    if len(row) == 1 and not row[0].strip():
-                        continue  # a line of spaces only
                     raise InputError(
                         f"{len(row)} fields, but the {'header has' if s.header else 'columns are'} "
                         f"{width} ({_ragged_hint(row, width)})", Origin(name, start))

@@ -38,3 +38,11 @@ def test_the_wrong_delimiter_is_hinted_at(load, write):
         load({"path": "s.csv"})
     assert "the header holds ';': is that the delimiter? (delimiter = ';')" in str(info.value)
     assert len(load({"path": "s.csv", "delimiter": ";"}).branch("users")) == 1
+
+
+def test_rows_of_delimiters_only_are_blank(load, write):
+    """Spreadsheets save trailing empty rows as ',,': they hold no record (not 'empty idnumber')."""
+    write("s.csv", "idnumber,name\r\n1,A\r\n,\r\n2,B\r\n,,\r\n\r\n")
+    users = load({"path": "s.csv"}).branch("users")
+    assert sorted(users) == ["1", "2"]
+    assert str(users["2"].dss_origin) == "s.csv line 4"
