@@ -121,8 +121,9 @@ def run_dss(src: Path, dst: Path) -> dict[str, int]:
 
 def run_dss_csv(src: Path, dst: Path) -> dict[str, int]:
     """The same, reading both files with the dss-csv plugin's CSVImporter."""
-    from dss_core import Branch, Model, Tree
     from dss_csv import CSVImporter
+
+    from dss_core import Branch, Model, Tree
 
     class User(Model):
         first: str
