@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import sqlalchemy as sa
 from dss_core import redact
 
 from . import schema
@@ -314,6 +315,14 @@ url = "{url}"
 """
 
 
+def config_url(url: str) -> str:
+    """``url`` as dss.toml may hold it: without its password (that comes from DSS_LMS_URL)."""
+    parsed = sa.make_url(url)
+    if parsed.password is None:
+        return url
+    return parsed._replace(password=None).render_as_string(hide_password=False)  # set() keeps it
+
+
 def generate(out: Path, users: int = 1000, seed: int = 7, url: str | None = None,
              config: bool = True) -> dict[str, Any]:
     """Write the SIS exports (and ``dss.toml``) into ``out`` and create the stale LMS at ``url``."""
@@ -326,9 +335,10 @@ def generate(out: Path, users: int = 1000, seed: int = 7, url: str | None = None
     url = url or schema.default_url(out)
     state = stale_lms(school, seed)
     schema.create(url, state["users"], state["cohorts"], state["members"], state["enrolments"])
-    if config:  # an explicit --url is written down; else the file next to dss.toml
+    if config:  # an explicit --url is written down (never its password); else the file next to dss.toml
         (out / "dss.toml").write_text(
-            CONFIG_TEMPLATE.format(url=given or "sqlite:///lms.sqlite"), encoding="utf-8")
+            CONFIG_TEMPLATE.format(url=config_url(given) if given else "sqlite:///lms.sqlite"),
+            encoding="utf-8")
     return {
         "students": len(school.students),
         "withdrawn": sum(s["enroll_status"] != "Active" for s in school.students),
@@ -360,6 +370,8 @@ def main(argv: Sequence[str] | None = None) -> int:
           f"{info['staff']} staff, {info['enrolments']} class enrolments")
     print(f"LMS before the sync: {info['lms_users']} accounts, {info['lms_cohorts']} groups "
           f"({redact(info['url'])})")
+    if args.url and not args.no_config and config_url(args.url) != args.url:
+        print("dss.toml names the LMS without its password: give dss the whole URL in DSS_LMS_URL")
     return 0
 
 
