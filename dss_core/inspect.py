@@ -5,6 +5,7 @@ from __future__ import annotations
 from importlib import metadata
 from typing import Any
 
+from .actions import jsonable
 from .errors import DssError
 
 
@@ -101,7 +102,8 @@ def check_datastore(session: Any, name: str | None) -> tuple[list[str], bool]:
                 lines.append(f"{err.method}: {err.error}")
             if not cmp.errors:
                 lines.append(f"{source.name}.{branch} ~ {dest.name}.{branch}: "
-                             f"{len(cmp.attributes)} tracked attributes match "
+                             f"{len(cmp.attributes)} tracked attribute"
+                             f"{'' if len(cmp.attributes) == 1 else 's'} match "
                              f"({', '.join(cmp.attributes)})")
     lines.append("OK" if ok else "check failed")
     return lines, ok
@@ -133,7 +135,8 @@ def show_object(session: Any, name: str | None, branch: str, idnumber: str) -> t
         except Exception as exc:  # a derived property failed on this object's data
             raise _attribute_error(exc, obj) from exc
         for attr, value in values.items():
-            lines.append(f"    {attr} = {value!r}")
+            shown = jsonable(value) if isinstance(value, (set, frozenset)) else value
+            lines.append(f"    {attr} = {shown!r}")
     for dest in dests:
         actions, olds = diff_branch(source, dest, branch)
         mine = [a for a in actions + olds if a.idnumber == idnumber]

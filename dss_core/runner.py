@@ -60,7 +60,8 @@ class Summary:
     counts: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
     not_implemented: Counter[str] = field(default_factory=Counter)
     results: list[Result] = field(default_factory=list)
-    imported: dict[tuple[str, str], int] = field(default_factory=dict)
+    imported: dict[tuple[str, str], int] = field(default_factory=dict)  # records read
+    objects: dict[tuple[str, str], int] = field(default_factory=dict)  # objects kept
     stopped: bool = False
 
     def add(self, result: Result) -> None:
@@ -152,6 +153,7 @@ def execute(run: Run, source: Tree, destinations: list[Tree], load: bool = True)
         for tree in (source, *destinations):
             def done(branch: str, count: int, tree: Tree = tree) -> None:
                 summary.imported[(tree.name, branch)] = count
+                summary.objects[(tree.name, branch)] = len(tree.branch(branch))
                 hook.dss_import_done(run=run, tree=tree, branch=branch, count=count)
             tree.load(on_branch=done)
     # every diff is computed before any handler begins: data a derived property cannot

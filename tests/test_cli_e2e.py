@@ -246,3 +246,11 @@ def test_broken_plugin_traceback_only_with_verbose(dss, broken_site):
     loud = dss("-v", "list", site=broken_site)
     assert "Traceback (most recent call last)" in loud.err
     assert "import dss_no_such_dependency" in loud.err
+
+
+def test_show_lists_set_members_sorted(dss, sync_files):
+    source = {"users": [{"idnumber": str(i), "_lastfirst": f"L{i}, F", "department": "math"}
+                        for i in (9, 3, 7, 1, 5)]}
+    sync_files(source, DEST)
+    result = dss("show", "groups", "math", "--datastore", "testsync")
+    assert "    members = ['1', '3', '5', '7', '9']" in result.out, result

@@ -45,3 +45,13 @@ def test_password_with_an_unencoded_at_sign_is_hidden():
     text = redact("cannot connect to postgresql://sync:p@ss@db.example:5432/lms")
     assert "p@ss" not in text and "ss@" not in text
     assert "postgresql://sync:***@db.example:5432/lms" in text
+
+
+def test_password_with_spaces_is_hidden_and_plain_urls_are_left_alone():
+    from dss_core import redact
+
+    text = redact("cannot connect to postgresql://postgres:S3cret PW@127.0.0.1:5499/lms: refused")
+    assert "S3cret" not in text and " PW" not in text
+    assert "postgresql://postgres:***@127.0.0.1:5499/lms: refused" in text
+    plain = "postgresql://db.example:5432/lms failed for ann@school.example"
+    assert redact(plain) == plain

@@ -25,7 +25,8 @@ def report_data(run: Run, summary: Summary) -> dict[str, object]:
             "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "exit_code": summary.exit_code,
         },
-        "imported": {f"{t}.{b}": n for (t, b), n in summary.imported.items()},
+        "imported": {f"{t}.{b}": {"records": n, "objects": summary.objects.get((t, b), n)}
+                     for (t, b), n in summary.imported.items()},
         "counts": counts,
         "totals": {
             "actions": len(summary.results),
