@@ -15,7 +15,6 @@ one tuple comparison each.
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from operator import attrgetter
@@ -23,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from .actions import ADD, ERROR, NEW, OLD, REMOVE, UPDATE, Action
 from .errors import InputError
+from .gc_pause import gc_paused
 from .model import SCALAR, Model
 
 if TYPE_CHECKING:
@@ -124,13 +124,8 @@ def diff_branch(source: Tree, dest: Tree, branch: str) -> tuple[list[Action], li
     Like an import, the walk pauses the cyclic garbage collector: it only
     makes short-lived tuples, and a collection would scan every object held.
     """
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return _diff_branch(source, dest, branch)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _diff_branch(source: Tree, dest: Tree, branch: str) -> tuple[list[Action], list[Action]]:

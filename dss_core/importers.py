@@ -15,11 +15,11 @@ Per importer, ``filter_out(record)`` skips a record and
 from __future__ import annotations
 
 import contextlib
-import gc
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .errors import ConfigurationError, DuplicateIdError, InputError
+from .gc_pause import gc_paused
 from .model import SCALAR, Model
 from .origin import Origin
 
@@ -155,13 +155,8 @@ def load_branch(importer: Importer, data: BranchData, on_duplicate: str | None =
     objects live until the tree is cleared, and collecting over millions of
     them as they are made would cost more than the import itself.
     """
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with gc_paused():
         return _load_branch(importer, data, on_duplicate)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _load_branch(importer: Importer, data: BranchData, on_duplicate: str | None) -> int:
