@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     import pluggy
 
     from .config import Config
+    from .handlers import Handler
     from .trees import Tree
 
 PLAN, APPLY = "plan", "apply"
@@ -138,6 +139,27 @@ def check_report_path(path: Path) -> None:
     raise ConfigurationError(f"cannot write the report to {os.fspath(path)}: {problem}")
 
 
+def _begin_handlers(run: Run, destinations: list[Tree]) -> list[Handler]:
+    """Make and begin every destination's handler before any action is applied.
+
+    A destination that cannot begin (its database is down) stops the run
+    with nothing applied anywhere; the handlers already begun are ended.
+    """
+    from .handlers import Handler
+
+    begun: list[Handler] = []
+    try:
+        for dest in destinations:
+            handler = (dest.handler or Handler)(dest, run)
+            handler.begin()
+            begun.append(handler)
+    except BaseException:
+        for handler in begun:
+            handler.end(True)
+        raise
+    return begun
+
+
 def execute(run: Run, source: Tree, destinations: list[Tree], load: bool = True) -> Summary:
     """Import (when ``load``), diff, apply or plan, and report, for each destination."""
     hook = run.plugins.hook
@@ -159,20 +181,16 @@ def execute(run: Run, source: Tree, destinations: list[Tree], load: bool = True)
     # every diff is computed before any handler begins: data a derived property cannot
     # compute, in any branch of any destination, stops the run with nothing changed
     plans = [(dest, list(source.diff(dest))) for dest in destinations]
+    handlers = [] if run.dry_run else _begin_handlers(run, destinations)
     stop = False
-    for dest, actions in plans:
-        handler = None
-        if not run.dry_run:
-            from .handlers import Handler
-
-            handler = (dest.handler or Handler)(dest, run)
-            handler.begin()
+    for index, (dest, actions) in enumerate(plans):
+        handler = handlers[index] if handlers else None
         failed = True  # until every action went through: end() must not commit a broken run
         try:
             for action in actions:
                 if stop:
                     result = Result(action, Status.SKIPPED, "the run stopped on an earlier failure")
-                elif run.dry_run or action.kind == ERROR and handler is None:
+                elif handler is None:
                     result = Result(action, Status.PLANNED)
                 else:
                     result = handle(run, dest, handler, action)
