@@ -107,3 +107,19 @@ def test_walkthrough_test_snippet_passes(plugin):
                            str(test_file)], cwd=work, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "1 passed" in proc.stdout
+
+
+def test_configuration_example_reads_as_documented(tmp_path):
+    from dss_core import Config
+
+    section = README.read_text().split("## Configuration", 1)[1]
+    block = re.search(r"```toml\n(.*?)```", section, re.S)
+    assert block is not None
+    (tmp_path / "pyproject.toml").write_text(block.group(1))
+    config = Config.load(cwd=tmp_path)
+    config.environ = {"DSS_LMS_URL": "postgresql://sync:pw@db/lms"}
+    assert config.datastore == "school"
+    assert config.settings_for("lms", "users", ["users", "groups"]) == {
+        "url": "postgresql://sync:pw@db/lms", "mode": "no-retire"}
+    assert config.settings_for("sis", "users", ["users"]) == {
+        "path": "exports/students.csv", "delimiter": "\t", "on_duplicate": "error"}
