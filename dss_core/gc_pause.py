@@ -22,4 +22,10 @@ def gc_paused() -> Iterator[None]:
         yield
     finally:
         if collecting:
+            if gc.get_freeze_count() == 0:
+                # what the block made is long-lived: move it to the oldest generation at
+                # once (freeze, unfreeze), or the first young collection after the pause
+                # would walk every one of those objects, and the next one again
+                gc.freeze()
+                gc.unfreeze()
             gc.enable()
