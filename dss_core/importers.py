@@ -176,15 +176,36 @@ def _load_branch(importer: Importer, data: BranchData, on_duplicate: str | None)
     running = 0
     count = 0
     objects = data._objects
+    # Objects keep their origin compact: one template Origin per source (position None),
+    # shared, plus the object's own position (Model.dss_origin rebuilds the Origin on use).
+    templates: dict[tuple[str, str, str], Origin] = {}
+    template = Origin(describe, None, "record", importer_name)  # for plain mappings
+    records_template = template
+    source: Any = None
+    unit: Any = None
+    by: Any = None
+    origin: Origin | None
     for count, item in enumerate(importer.records(), 1):  # noqa: B007
         if isinstance(item, Record):
             origin = item.origin
             if not origin.importer:
                 origin.importer = importer_name
             record: Any = item.values
+            line = origin.position
+            if line is None or type(origin) is not Origin:  # kept as given
+                shared = origin
+                line = None
+            else:
+                if origin.source is not source or origin.unit is not unit or origin.importer is not by:
+                    source, unit, by = origin.source, origin.unit, origin.importer
+                    template = templates.get((source, unit, by)) or templates.setdefault(
+                        (source, unit, by), Origin(source, None, unit, by))
+                shared = template
         else:
-            origin = Origin(describe, count, "record", importer_name)
+            origin = None  # made only for a message
             record = item
+            shared = records_template
+            line = count
         if filters and filter_out(record):
             continue
         if preprocesses:
@@ -198,8 +219,9 @@ def _load_branch(importer: Importer, data: BranchData, on_duplicate: str | None)
         elif type(idnumber) is not str:
             idnumber = str(idnumber)
         if idnumber == "":
-            raise InputError(f"{data.tree}.{data.name}: empty idnumber", origin)
-        obj = build(record, origin, idnumber)
+            raise InputError(f"{data.tree}.{data.name}: empty idnumber",
+                             origin or Origin(describe, count, "record", importer_name))
+        obj = build(record, shared, idnumber, line)
         existing = objects.get(idnumber)
         if existing is None:
             data.put(obj)
@@ -215,7 +237,7 @@ def _load_branch(importer: Importer, data: BranchData, on_duplicate: str | None)
             raise DuplicateIdError(
                 f"{data.tree}.{data.name}: duplicate idnumber {idnumber!r} {what} "
                 f"(first at {first}); set on_duplicate to 'first' or 'last' to allow it",
-                origin,
+                obj.dss_origin,
             )
         if policy == "last":
             if membership:

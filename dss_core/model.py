@@ -193,7 +193,10 @@ class Model:
     idnumber: str
     _dss_schema_cache: ClassVar[Schema | None] = None
     _dss_builder: ClassVar[Any] = None
+    # where the object came from: an Origin, or (compact, for the millions an importer makes)
+    # a template Origin shared by every object of one file plus this object's line in _dss_line
     _dss_origin: Origin | None
+    _dss_line: int | None
     _dss_where: tuple[str, str] | None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
@@ -229,13 +232,23 @@ class Model:
             idnumber = str(idnumber)
         self.idnumber = idnumber
         self._dss_origin = _origin
+        self._dss_line = None
         self._dss_where = None
         _fill(self, type(self).schema(), values, strict=True)
 
     @property
     def dss_origin(self) -> Origin | None:
         """Where this object was read from (importer, file and line, or row)."""
-        return self._dss_origin
+        line = self._dss_line
+        if line is None:
+            return self._dss_origin
+        # compact form: made on first use, then kept (the same Origin every time)
+        shared = self._dss_origin
+        assert shared is not None
+        origin = Origin(shared.source, line, shared.unit, shared.importer)
+        self._dss_origin = origin
+        self._dss_line = None
+        return origin
 
     def values(self) -> dict[str, Any]:
         """The tracked attributes and their values, in declared order."""
@@ -272,7 +285,7 @@ def _fill(obj: Model, schema: Schema, values: Mapping[str, Any], strict: bool) -
         if convert is None:
             if strict:
                 raise InputError(f"{type(obj).__name__} has no field {name!r} "
-                                 f"(idnumber {obj.idnumber!r})", obj._dss_origin)
+                                 f"(idnumber {obj.idnumber!r})", obj.dss_origin)
             continue
         try:
             setattr(obj, name, convert(value))
@@ -280,7 +293,7 @@ def _fill(obj: Model, schema: Schema, values: Mapping[str, Any], strict: bool) -
             tp = schema.fields[name].type
             raise InputError(
                 f"idnumber {obj.idnumber!r}: field {name!r}: cannot read {value!r} as "
-                f"{getattr(tp, '__name__', tp)}: {exc}", obj._dss_origin) from None
+                f"{getattr(tp, '__name__', tp)}: {exc}", obj.dss_origin) from None
         found += 1
     if found == len(schema.fields):
         return
@@ -290,29 +303,31 @@ def _fill(obj: Model, schema: Schema, values: Mapping[str, Any], strict: bool) -
         if f.default is _MISSING:
             if f.kind == SCALAR:
                 raise InputError(f"idnumber {obj.idnumber!r}: no value for field {name!r} of "
-                                 f"{type(obj).__name__}", obj._dss_origin)
+                                 f"{type(obj).__name__}", obj.dss_origin)
             setattr(obj, name, set() if f.kind == SET else [])
         elif isinstance(f.default, (set, list, dict)):
             setattr(obj, name, type(f.default)(f.default))
 
 
-Builder = Callable[[Mapping[str, Any], "Origin | None", str], "Model"]
+Builder = Callable[..., "Model"]  # (record, origin, idnumber, line=None) -> Model
 
 
 def _make_builder(model: type[Model], schema: Schema) -> Builder:
     """Generate a function building ``model`` objects from records, one line per field.
 
     The import hot path: no loop over the record, no lookups by field name at
-    run time. A record it cannot build plainly (a value that does not
+    run time. ``origin`` is the object's Origin or, with ``line``, a template
+    Origin shared by many objects (see :attr:`Model.dss_origin`). A record it cannot build plainly (a value that does not
     convert, a missing field) goes to the generic :func:`_fill`, whose
     errors name the field and the record's origin.
     """
     env: dict[str, Any] = {"new": model.__new__, "cls": model, "MISSING": _MISSING,
                            "fill": _fill, "schema": schema, "Slow": _SlowPath}
-    lines = ["def build(record, origin, idnumber):",
+    lines = ["def build(record, origin, idnumber, line=None):",
              "    obj = new(cls)",
              "    obj.idnumber = idnumber",
              "    obj._dss_origin = origin",
+             "    obj._dss_line = line",
              "    obj._dss_where = None",
              "    get = record.get",
              "    try:",
