@@ -9,9 +9,10 @@ from __future__ import annotations
 import codecs
 import csv
 import glob
+import itertools
 import os
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -265,31 +266,39 @@ class CSVImporter(Importer):
             reader = csv.reader(fh, **s.dialect)
             rows = _rows(reader, file, name, s.encoding, s.limit)
             names: list[str] | None = None
+            pending: list[tuple[int, list[str]]] = []
             for start, row in rows:
                 if not row[0].strip() and not any(field.strip() for field in row):
                     continue  # a blank row: spaces only, or delimiters only (a spreadsheet's ",,,")
-                if names is None:  # the first non-blank row
-                    names = self._columns(row if s.header else None, start, name, s)
-                    plan = _plan(names, s)
-                    width = len(names)
-                    if s.header:
-                        continue
-                if len(row) != width:
-                    raise InputError(
-                        f"{len(row)} fields, but the {'header has' if s.header else 'columns are'} "
-                        f"{width} ({_ragged_hint(row, width)})", Origin(name, start))
+                # the first non-blank row: the header, or (header = false) the first record
+                names = self._columns(row if s.header else None, start, name, s)
+                if not s.header:
+                    pending.append((start, row))
+                break
+            if names is None:
+                if not s.allow_empty:
+                    raise InputError("the file is empty (no header row and no data); "
+                                     "set allow_empty = true to accept that", Origin(name))
+                return
+            yield from self._records(itertools.chain(pending, rows), names, name, s)
+
+    def _records(self, rows: Iterable[tuple[int, list[str]]], names: list[str], name: str,
+                 s: _Settings) -> Iterator[Record]:
+        """The records of the data rows of one file whose columns are ``names``."""
+        make = _record_maker(_plan(names, s), s.strip)
+        width = len(names)
+        legacy = not s.encoding.startswith("utf")  # only a legacy encoding can give mojibake
+        for start, row in rows:
+            if not row[0].strip() and not any(field.strip() for field in row):
+                continue  # a blank row: spaces only, or delimiters only (a spreadsheet's ",,,")
+            if len(row) != width:
+                raise InputError(
+                    f"{len(row)} fields, but the {'header has' if s.header else 'columns are'} "
+                    f"{width} ({_ragged_hint(row, width)})", Origin(name, start))
+            if legacy:
                 _check_mojibake(row, s.encoding, name, start)
-                values: dict[str, Any] = {}
-                for index, attr, sep in plan:
-                    value = row[index]
-                    if sep is not None:
-                        values[attr] = [e.strip() for e in value.split(sep) if e.strip()]
-                    else:
-                        values[attr] = value.strip() if s.strip else value
-                yield Record(values, Origin(name, start, "line"))
-            if names is None and not s.allow_empty:
-                raise InputError("the file is empty (no header row and no data); "
-                                 "set allow_empty = true to accept that", Origin(name))
+            values = make(row)
+            yield Record(values, Origin(name, start, "line"))
 
     def _columns(self, header_row: list[str] | None, line: int, name: str, s: _Settings) -> list[str]:
         if s.columns:
@@ -355,6 +364,26 @@ def _plan(names: list[str], s: _Settings) -> list[tuple[int, str, str | None]]:
         sep = s.lists.get(attr, s.lists.get(source))
         plan.append((index, attr, sep or None))
     return plan
+
+
+def _record_maker(plan: list[tuple[int, str, str | None]],
+                  strip: bool) -> Callable[[list[str]], dict[str, Any]]:
+    """A function making the record of one row: one dict display, generated from the plan.
+
+    A list column's value becomes its non-empty, stripped elements; with
+    ``strip`` every other value is stripped. Column names enter the code only
+    as ``repr()`` literals.
+    """
+    env: dict[str, Any] = {"strip": str.strip}
+    items = []
+    for n, (index, attr, sep) in enumerate(plan):
+        if sep is not None:
+            env[f"sep{n}"] = sep
+            items.append(f"{attr!r}: list(filter(None, map(strip, row[{index}].split(sep{n}))))")
+        else:
+            items.append(f"{attr!r}: row[{index}]{'.strip()' if strip else ''}")
+    exec("def make(row):\n    return {" + ", ".join(items) + "}\n", env)  # noqa: S102
+    return env["make"]
 
 
 def _rows(reader: Any, file: Path, name: str, encoding: str,
