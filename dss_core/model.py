@@ -317,12 +317,13 @@ def _make_builder(model: type[Model], schema: Schema) -> Builder:
 
     The import hot path: no loop over the record, no lookups by field name at
     run time. ``origin`` is the object's Origin or, with ``line``, a template
-    Origin shared by many objects (see :attr:`Model.dss_origin`). A record it cannot build plainly (a value that does not
-    convert, a missing field) goes to the generic :func:`_fill`, whose
-    errors name the field and the record's origin.
+    Origin shared by many objects (see :attr:`Model.dss_origin`). A record it
+    cannot build plainly (a value that does not convert, a missing field) goes
+    to the generic :func:`_fill`, whose errors name the field and the record's
+    origin.
     """
     env: dict[str, Any] = {"new": model.__new__, "cls": model, "MISSING": _MISSING,
-                           "fill": _fill, "schema": schema, "Slow": _SlowPath}
+                           "fill": _fill, "schema": schema}
     lines = ["def build(record, origin, idnumber, line=None):",
              "    obj = new(cls)",
              "    obj.idnumber = idnumber",
@@ -334,33 +335,43 @@ def _make_builder(model: type[Model], schema: Schema) -> Builder:
              "        pass"]  # a model may declare no field at all
     for i, (name, f) in enumerate(schema.fields.items()):
         env[f"c{i}"] = schema.coercers[name]
+        exact = schema.exact.get(name)
+        if f.default is _MISSING and f.kind == SCALAR:
+            # required: a missing key raises KeyError, and _fill says which field is missing
+            lines.append(f"        v = record[{name!r}]")
+            if exact is not None:
+                env[f"t{i}"] = exact
+                lines.append(f"        obj.{name} = v if type(v) is t{i} else c{i}(v)")
+            else:
+                lines.append(f"        obj.{name} = c{i}(v)")
+            continue
         lines.append(f"        v = get({name!r}, MISSING)")
         lines.append("        if v is MISSING:")
-        if f.default is _MISSING and f.kind == SCALAR:
-            lines.append("            raise Slow")
-        elif f.default is _MISSING:
+        if f.default is _MISSING:
             lines.append(f"            obj.{name} = {'set()' if f.kind == SET else '[]'}")
         elif isinstance(f.default, (set, list, dict)):
             env[f"d{i}"] = f.default
             lines.append(f"            obj.{name} = type(d{i})(d{i})")
         else:
             lines.append("            pass")
+        if f.kind != SCALAR and f.type in (str, int, float, Any):
+            # the usual membership value, a list without None, made here (the coercer's first case)
+            env[f"k{i}"] = set if f.kind == SET else list
+            env[f"e{i}"] = f.type
+            made = f"k{i}(v)" if f.type is Any else f"k{i}(map(e{i}, v))"
+            lines.append("        elif type(v) is list and None not in v:")
+            lines.append(f"            obj.{name} = {made}")
         lines.append("        else:")
-        exact = schema.exact.get(name)
         if exact is not None:
             env[f"t{i}"] = exact
             lines.append(f"            obj.{name} = v if type(v) is t{i} else c{i}(v)")
         else:
             lines.append(f"            obj.{name} = c{i}(v)")
-    lines += ["    except (Slow, TypeError, ValueError):",
+    lines += ["    except (KeyError, TypeError, ValueError):",
               "        fill(obj, schema, record, False)",
               "    return obj"]
     exec("\n".join(lines), env)  # noqa: S102 - generated from declared field names only
     return env["build"]
-
-
-class _SlowPath(Exception):
-    """A record the generated builder leaves to the generic path."""
 
 
 def build_object(
