@@ -136,7 +136,7 @@ def _diff_branch(source: Tree, dest: Tree, branch: str) -> tuple[list[Action], l
     tree = dest.name
     attrs = cmp.attributes
     get = _getter(attrs)
-    dget = ddata.get
+    dget = ddata.lookup()
     new_ids: list[str] = []
     changed: list[str] = []
     sobj = dobj = None
@@ -190,8 +190,8 @@ def _diff_branch(source: Tree, dest: Tree, branch: str) -> tuple[list[Action], l
     olds: list[Action] = []
     if OLD in kinds:
         method = f"old_{branch}"
-        sget = sdata.__contains__
-        for idnumber in _sorted(k for k in ddata if not sget(k)):
+        sget = sdata.lookup()
+        for idnumber in _sorted(k for k in ddata if sget(k) is None):
             olds.append(Action(OLD, method, branch, idnumber, dest=ddata[idnumber], tree=tree))
     return out, olds
 

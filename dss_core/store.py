@@ -7,7 +7,7 @@ replace the plain dict later without touching trees, diff or handlers.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, ItemsView, Iterator, Mapping
 
 from .model import Model
 
@@ -36,6 +36,13 @@ class BranchData(Mapping[str, Model]):
 
     def __len__(self) -> int:
         return len(self._objects)
+
+    def items(self) -> ItemsView[str, Model]:
+        return self._objects.items()  # the dict's own view: no per-item call
+
+    def lookup(self) -> Callable[[str], Model | None]:
+        """A function giving the object of an idnumber, or None (for a walk over many)."""
+        return self._objects.get
 
     def __repr__(self) -> str:
         return f"<BranchData {self.tree}.{self.name}: {len(self)} objects>"
