@@ -373,9 +373,3 @@ def _make_builder(model: type[Model], schema: Schema) -> Builder:
     exec("\n".join(lines), env)  # noqa: S102 - generated from declared field names only
     return env["build"]
 
-
-def build_object(
-    model: type[Model], record: Mapping[str, Any], origin: Origin | None, idnumber: str
-) -> Model:
-    """Build one object from an importer's record, ignoring keys the model does not declare."""
-    return model.builder()(record, origin, idnumber)
