@@ -30,9 +30,10 @@ counted as not implemented and listed at the end of the run.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from .actions import Action, Result, Status
+from .settings import Setting
 
 if TYPE_CHECKING:
     from .runner import Run
@@ -40,7 +41,13 @@ if TYPE_CHECKING:
 
 
 class Handler:
-    """Base class of a destination's handlers: one method per action method name."""
+    """Base class of a destination's handlers: one method per action method name.
+
+    ``declared_settings`` lists the :class:`~dss_core.Setting` objects the
+    handler reads from its tree's table (``url``, ``batch_size``...).
+    """
+
+    declared_settings: ClassVar[tuple[Setting, ...]] = ()
 
     def __init__(self, tree: Tree, run: Run | None = None) -> None:
         self.tree = tree

@@ -22,12 +22,11 @@ from .errors import ConfigurationError, DuplicateIdError, InputError
 from .gc_pause import gc_paused
 from .model import SCALAR, Model
 from .origin import Origin
+from .settings import DUPLICATE_POLICIES, Setting
 
 if TYPE_CHECKING:
     from .store import BranchData
     from .trees import Tree
-
-DUPLICATE_POLICIES = ("error", "first", "last")
 
 
 class Record:
@@ -56,11 +55,17 @@ class Importer:
         True for an importer that reads only branches of its own tree imported
         before it (groups from users). A tree filled from literal records
         (``Tree.load_records``, the ``dss_tree`` fixture) still runs it.
+    ``declared_settings``
+        the :class:`~dss_core.Setting` objects this importer reads with
+        :meth:`setting`; a configured key that no importer, handler or the
+        core declares is an error. Extend the parent's:
+        ``declared_settings = CSVImporter.declared_settings + (Setting(...),)``.
     """
 
     name: ClassVar[str | None] = None
     on_duplicate: ClassVar[str] = "error"
     derived: ClassVar[bool] = False
+    declared_settings: ClassVar[tuple[Setting, ...]] = ()
 
     def __init__(self, tree: Tree, branch: str, settings: Mapping[str, Any] | None = None) -> None:
         self.tree = tree
@@ -94,7 +99,18 @@ class Importer:
         return type(self).__name__
 
     def setting(self, key: str, default: Any = None) -> Any:
-        """One setting for this importer (from configuration or the environment)."""
+        """One declared setting for this importer (from configuration or the environment).
+
+        A key that neither this importer's ``declared_settings`` nor the core
+        declares is a ConfigurationError: an undeclared setting could never
+        be checked for typos.
+        """
+        from .settings import CORE_SETTINGS
+
+        if not any(s.name == key for s in (*type(self).declared_settings, *CORE_SETTINGS)):
+            raise ConfigurationError(
+                f"{type(self).__name__} reads setting {key!r} but does not declare it: add "
+                f"Setting({key!r}, ...) to its declared_settings")
         return self.settings.get(key, default)
 
     def records(self) -> Iterator[Mapping[str, Any] | Record]:

@@ -26,6 +26,7 @@ from .errors import ConfigurationError
 from .handlers import Handler
 from .importers import GeneratorImporter, Importer, load_branch
 from .model import Model
+from .settings import MODES, check_configuration
 from .store import BranchData, Store
 
 if TYPE_CHECKING:
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
     from .config import Config
     from .runner import Summary
 
-MODES = ("full", "create-only", "update-only", "no-retire")
 
 ImporterSpec = type[Importer] | str | Iterable[Any] | Callable[[Importer], Iterable[Any]]
 
@@ -180,24 +180,27 @@ class Tree:
         return f"<{type(self).__name__} {self.name!r}: {sizes}>"
 
     # -- importing ----------------------------------------------------------
-    def importer_for(self, branch: str) -> Importer:
-        """A ready importer for ``branch`` with its settings."""
-        declared = self.branches[branch]
-        spec = declared.importer
-        cls: type[Importer]
+    def importer_class(self, branch: str) -> type[Importer]:
+        """The importer class of ``branch`` (a named importer is looked up in the plugins)."""
+        spec = self.branches[branch].importer
         if spec is None:
             raise ConfigurationError(f"{self.name}.{branch} has no importer")
         if isinstance(spec, type) and issubclass(spec, Importer):
-            cls = spec
-        elif isinstance(spec, str):
+            return spec
+        if isinstance(spec, str):
             from .plugins import find_importer
 
-            cls = find_importer(self.plugins, spec, where=f"{self.name}.{branch}")
-        elif callable(spec) or isinstance(spec, Iterable):
-            cls = GeneratorImporter.of(spec, name=f"{self.name}.{branch}")
-        else:
-            raise ConfigurationError(f"{self.name}.{branch}: not an importer: {spec!r}")
-        return cls(self, branch, self.settings(branch))
+            return find_importer(self.plugins, spec, where=f"{self.name}.{branch}")
+        if callable(spec) or isinstance(spec, Iterable):
+            cached = self.__dict__.setdefault("_generated_importers", {})
+            if branch not in cached:
+                cached[branch] = GeneratorImporter.of(spec, name=f"{self.name}.{branch}")
+            return cached[branch]
+        raise ConfigurationError(f"{self.name}.{branch}: not an importer: {spec!r}")
+
+    def importer_for(self, branch: str) -> Importer:
+        """A ready importer for ``branch`` with its settings."""
+        return self.importer_class(branch)(self, branch, self.settings(branch))
 
     def load(self, on_branch: Callable[[str, int], None] | None = None) -> Tree:
         """Run every branch importer in branch order (``+tree``); returns the tree."""
@@ -341,4 +344,5 @@ class Datastore:
                 f"datastore {self.name}: more than one tree is named {', '.join(map(repr, twice))}")
         for dest in dests:
             source.check_mirror(dest)
+        check_configuration(config or source.config, [source, *dests])
         return source, dests

@@ -129,12 +129,16 @@ def test_invalid_toml_is_a_configuration_error_naming_the_file(tmp_path: Path, n
 
 
 def test_importers_receive_their_branch_settings(tmp_path: Path, dss_plugins) -> None:
+    from dss_core import Setting
+
     class User(Model):
         name: str
 
     got: dict[str, object] = {}
 
     class Reads(Importer):
+        declared_settings = (Setting("path"), Setting("url"), Setting("missing"))
+
         def readin(self):
             got.update(path=self.setting("path"), url=self.setting("url"),
                        missing=self.setting("missing", "default"))

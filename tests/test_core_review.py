@@ -131,7 +131,8 @@ def test_check_finds_a_bad_on_duplicate_setting(dss, sync_files, tmp_path):
         'path = "export.json"', 'path = "export.json"\non_duplicate = "x"'))
     result = dss("check", "testsync")
     assert result.code == 2, result
-    assert "error: src.users: on_duplicate must be one of error, first, last, not 'x'" in result.out
+    assert result.err.strip() == ("dss: error: dss.toml: trees.src.users.on_duplicate: 'x' is not "
+                                  "a valid on_duplicate (Input should be 'error', 'first' or 'last')")
 
 
 class Club(Model):

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from dss_core import ConfigurationError, Importer, InputError, Origin, Record, parse_bool
+from dss_core import ConfigurationError, Importer, InputError, Origin, Record, Setting, parse_bool
 
 DEFAULT_MAX_FIELD_SIZE = 1024 * 1024  # 1 MiB
 
@@ -76,6 +76,23 @@ class CSVImporter(Importer):
     """
 
     name: ClassVar[str | None] = "csv"
+    declared_settings: ClassVar[tuple[Setting, ...]] = (
+        Setting("path", str | list[str], None,
+                "the file, a glob pattern, or a list of them (relative to the configuration)"),
+        Setting("delimiter", str, ",", "one character; \\t or tab for a tab"),
+        Setting("quotechar", str, '"', "the quote character; empty for no quoting"),
+        Setting("escapechar", str, None, "an escape character"),
+        Setting("skipinitialspace", bool, False, "ignore spaces right after a delimiter"),
+        Setting("encoding", str, "utf-8", "the files' encoding (utf-8, cp1252, ...)"),
+        Setting("header", bool, True, "the first row names the columns"),
+        Setting("columns", list[str] | str, None, "column names (for a file without header)"),
+        Setting("rename", dict[str, str] | str, {}, "source column -> model attribute"),
+        Setting("lists", dict[str, str] | str, {}, "list column -> its separator"),
+        Setting("require_idnumber", bool, True, "a file without an idnumber column is an error"),
+        Setting("max_field_size", int, DEFAULT_MAX_FIELD_SIZE, "the largest field, in characters"),
+        Setting("strip", bool, False, "strip whitespace around every value"),
+        Setting("allow_empty", bool, False, "accept an empty file as zero records"),
+    )
     path: ClassVar[str | os.PathLike[str] | Sequence[str | os.PathLike[str]] | None] = None
     delimiter: ClassVar[str] = ","
     quotechar: ClassVar[str] = '"'

@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1]  # plugins/dss-csv
 SYNC_PLUGIN = '''
 import json
 
-from dss_core import Branch, Datastore, Handler, Importer, Model, Tree, hookimpl
+from dss_core import Branch, Datastore, Handler, Importer, Model, Setting, Tree, hookimpl
 
 
 class Student(Model):
@@ -27,12 +27,16 @@ class Student(Model):
 
 
 class AccountsJSON(Importer):
+    declared_settings = (Setting("path", str, None, "the JSON file"),)
+
     def readin(self):
         path = self.tree.config.resolve_path(self.setting("path"))
         return json.loads(path.read_text()) if path.exists() else []
 
 
 class JSONHandler(Handler):
+    declared_settings = (Setting("path", str, None, "the JSON file"),)
+
     def begin(self):
         self.path = self.config.resolve_path(self.settings["path"])
         self.rows = {r["idnumber"]: r for r in (

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from dss_sql import SQLHandler, SQLImporter, SQLMapping
 from dss_sql.handler import BoundTable
 
-from dss_core import ConfigurationError
+from dss_core import ConfigurationError, Setting
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
@@ -95,6 +95,10 @@ class PostgresImporter(SQLImporter):
     """
 
     name = "postgres"
+    declared_settings: ClassVar[tuple[Setting, ...]] = (
+        *SQLImporter.declared_settings,
+        Setting("method", str, DEFAULT_READ_METHOD, "how to read: cursor, copy or stream"),
+    )
     method: ClassVar[str] = DEFAULT_READ_METHOD
 
     @property

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dss_core import Action, ConfigurationError, Handler, InputError, Result, Status
+from dss_core import Action, ConfigurationError, Handler, InputError, Result, Setting, Status
 from dss_core.actions import ERROR
 
 from .engine import connect, one_line, redact_url, resolve_url
@@ -73,6 +73,10 @@ class SQLHandler(Handler):
     column exists (a ConfigurationError naming it otherwise).
     """
 
+    declared_settings: ClassVar[tuple[Setting, ...]] = (
+        Setting("url", str, None, "the SQLAlchemy database URL (DSS_<TREE>_URL)", secret=True),
+        Setting("batch_size", int, 500, "actions committed per transaction"),
+    )
     mapping: ClassVar[SQLMapping | None] = None
     url: ClassVar[str | None] = None
     batch_size: ClassVar[int | None] = None

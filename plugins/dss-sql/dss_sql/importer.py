@@ -6,7 +6,7 @@ import contextlib
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dss_core import ConfigurationError, Importer, Origin, Record
+from dss_core import ConfigurationError, Importer, Origin, Record, Setting
 
 from .engine import connect, database_error, get_engine, redact_url, resolve_url
 
@@ -42,6 +42,14 @@ class SQLImporter(Importer):
     """
 
     name = "sql"
+    declared_settings: ClassVar[tuple[Setting, ...]] = (
+        Setting("url", str, None, "the SQLAlchemy database URL (DSS_<TREE>_URL)", secret=True),
+        Setting("table", str, None, "the table to read (or query)"),
+        Setting("query", str, None, "SQL text to read (or table)"),
+        Setting("key", str, None, "the column holding the idnumber"),
+        Setting("rename", dict[str, str], {}, "column -> model attribute"),
+        Setting("yield_per", int, 1000, "rows fetched per round trip"),
+    )
     url: ClassVar[str | None] = None
     table: ClassVar[str | None] = None
     query: ClassVar[Any] = None

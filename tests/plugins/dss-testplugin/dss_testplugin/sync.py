@@ -6,13 +6,24 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
-from dss_core import Branch, ConfigurationError, Handler, Importer, Model, Origin, Record, Tree
+from dss_core import (
+    Branch,
+    ConfigurationError,
+    Handler,
+    Importer,
+    Model,
+    Origin,
+    Record,
+    Setting,
+    Tree,
+)
 
 
 class JSONImporter(Importer):
     """Reads a JSON file holding {"users": [...], "groups": [...]} (setting `path`)."""
 
     name = "json"
+    declared_settings = (Setting("path", str, None, "the JSON file"),)
 
     def readin(self) -> Iterator[Record]:
         path = self.tree.config.resolve_path(self.setting("path"))
@@ -55,6 +66,9 @@ class Source(Tree):
 
 class JSONHandler(Handler):
     """Applies actions to the destination JSON file; idnumbers in setting `fail` fail."""
+
+    declared_settings = (Setting("path", str, None, "the destination JSON file"),
+                         Setting("fail", str, "", "idnumbers whose actions fail, comma-separated"))
 
     def verify(self) -> None:
         path = self.config.resolve_path(self.settings["path"])

@@ -1,0 +1,241 @@
+"""Declared settings: what the core, each importer and each handler accept.
+
+Every setting a sync reads is declared once, as a :class:`Setting` (name,
+type, default, description, secret or not): the core's own below, an
+importer's in :attr:`Importer.declared_settings`, a handler's in
+:attr:`Handler.declared_settings`. ``dss list`` and ``dss check`` show them,
+and :func:`check_configuration` refuses, before anything is imported, a key
+that nothing declares (with the nearest known key), and a value of the wrong
+type, whether it comes from ``dss.toml``, ``[tool.dss]`` or a ``DSS_*``
+environment variable.
+
+Types are checked with pydantic's ``TypeAdapter``: strictly for values from
+a TOML file (``"5"`` is not a number there), leniently for environment
+variables, which are always text (``DSS_SIS_USERS_STRIP=true``).
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from typing import TYPE_CHECKING, Any, Literal
+
+from .errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .trees import Tree
+
+MODES = ("full", "create-only", "update-only", "no-retire")
+DUPLICATE_POLICIES = ("error", "first", "last")
+
+#: A share of a branch: ``"20%"``, or a number of percent (``20``).
+Percent = str | int | float
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting a sync may be configured with.
+
+    ``type`` is a Python type annotation (``str``, ``bool``, ``dict[str, str]``,
+    ``Literal["a", "b"]``, ``list[str] | str``...), checked before a run.
+    ``secret`` settings (a database URL, a token) are never printed.
+    ``scope`` says where it is read: ``"branch"`` (one branch, or every branch
+    of a tree when set on the tree) or ``"datastore"`` (top level only).
+    """
+
+    name: str
+    type: Any = str
+    default: Any = None
+    description: str = ""
+    secret: bool = False
+    scope: str = "branch"
+
+    def describe(self) -> str:
+        """One line for ``dss list``: name, type, default and description."""
+        shown = "(secret)" if self.secret else repr(self.default)
+        return f"{self.name} ({type_name(self.type)}, default {shown}): {self.description}"
+
+
+def type_name(tp: Any) -> str:
+    """A short readable name of a type annotation (``bool``, ``'full' | 'no-retire'``)."""
+    import typing
+
+    origin = typing.get_origin(tp)
+    if origin is Literal:
+        return " | ".join(repr(a) for a in typing.get_args(tp))
+    if origin is not None:
+        return str(tp).replace("typing.", "")
+    return getattr(tp, "__name__", str(tp))
+
+
+#: The core's settings of one branch (also settable on a tree for all its branches).
+CORE_SETTINGS: tuple[Setting, ...] = (
+    Setting("mode", Literal[MODES], "full",
+            "a destination branch's sync mode: full, create-only, update-only or no-retire"),
+    Setting("on_duplicate", Literal[DUPLICATE_POLICIES], None,
+            "a second record of one idnumber: error, first (keep it) or last"),
+    Setting("strip_idnumber", bool, True,
+            "strip surrounding whitespace from idnumbers (' 1001' is '1001')"),
+    Setting("shrink_limit", Percent, "20%",
+            "source gate: stop when the branch has this much fewer objects than the last "
+            "accepted source"),
+    Setting("deletion_limit", Percent, "10%",
+            "stop a run that would retire or delete more than this share of a destination "
+            "branch ..."),
+    Setting("deletion_floor", int, 5,
+            "... and more than this many objects"),
+    Setting("member_loss_limit", Percent, "50%",
+            "stop a run that would remove more than this share of one object's set ..."),
+    Setting("member_loss_floor", int, 10,
+            "... when the set has at least this many elements"),
+)
+
+#: Keys of the configuration's top level.
+TOP_LEVEL_SETTINGS: tuple[Setting, ...] = (
+    Setting("datastore", str, None, "the datastore `dss run` uses when none is named",
+            scope="datastore"),
+    Setting("state_dir", str, ".dss",
+            "where dss keeps what it remembers between runs (the last accepted source), "
+            "relative to the configuration file", scope="datastore"),
+    Setting("trees", dict[str, Any], {}, "settings per tree and branch", scope="datastore"),
+)
+
+
+@cache
+def _adapter(tp: Any) -> Any:
+    from pydantic import TypeAdapter
+
+    return TypeAdapter(tp)
+
+
+def validate(setting: Setting, value: Any, where: str, from_env: bool = False) -> Any:
+    """``value`` checked against ``setting.type``; ConfigurationError naming ``where`` if wrong."""
+    from pydantic import ValidationError
+
+    try:
+        return _adapter(setting.type).validate_python(value, strict=not from_env)
+    except ValidationError as exc:
+        shown = "***" if setting.secret else repr(value)
+        reasons = sorted({e["msg"] for e in exc.errors()})
+        reason = reasons[0] if len(reasons) == 1 else f"expected {type_name(setting.type)}"
+        raise ConfigurationError(
+            f"{where}: {shown} is not a valid {setting.name} ({reason})") from None
+
+
+def parse_percent(value: Any, where: str) -> float:
+    """A share as a fraction: ``"20%"`` and ``20`` are both 0.2."""
+    text = str(value).strip()
+    number = text[:-1].strip() if text.endswith("%") else text
+    try:
+        share = float(number) / 100
+    except ValueError:
+        raise ConfigurationError(f"{where}: {value!r} is not a percentage (write \"20%\")") from None
+    if not 0 <= share <= 1:
+        raise ConfigurationError(f"{where}: {value!r} is not between 0% and 100%")
+    return share
+
+
+def nearest(key: str, known: Iterable[str]) -> str:
+    """`` (did you mean 'mode'?)`` for the nearest known key, or an empty string."""
+    close = difflib.get_close_matches(key, list(known), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def env_name(name: str) -> str:
+    """The environment spelling of a tree or branch name: ``DSS_<NAME>_...``."""
+    return "".join(c if c.isalnum() else "_" for c in name).upper()
+
+
+def known_settings(tree: Tree, branch: str) -> dict[str, Setting]:
+    """Every setting branch ``branch`` of ``tree`` accepts: the core's, its importer's, the handler's."""
+    out = {s.name: s for s in CORE_SETTINGS}
+    try:
+        importer = tree.importer_class(branch)
+    except ConfigurationError:
+        importer = None
+    if importer is not None:
+        out.update((s.name, s) for s in importer.declared_settings)
+    if tree.handler is not None:
+        out.update((s.name, s) for s in tree.handler.declared_settings)
+    return out
+
+
+def check_configuration(config: Config, trees: Sequence[Tree]) -> None:
+    """Refuse unknown keys and values of the wrong type for ``trees``, before anything runs.
+
+    Looks at the top level, each tree's table and branch tables, and every
+    ``DSS_<TREE>_...`` environment variable of these trees.
+    """
+    where_file = f"{config.path.name}: " if config.path else ""
+    top = {s.name: s for s in TOP_LEVEL_SETTINGS}
+    for key, value in config.data.items():
+        if key not in top:
+            raise ConfigurationError(
+                f"{where_file}unknown setting {key!r}{nearest(key, top)}; the top level "
+                f"holds {', '.join(sorted(top))}")
+        if key != "trees":
+            validate(top[key], value, f"{where_file}{key}")
+    tables = config.data.get("trees", {})
+    for tree in trees:
+        per_branch = {b: known_settings(tree, b) for b in tree.branch_order}
+        tree_known: dict[str, Setting] = {}
+        for known in per_branch.values():
+            tree_known.update(known)
+        table = tables.get(tree.name, {}) if isinstance(tables, Mapping) else {}
+        for key, value in table.items():
+            where = f"{where_file}trees.{tree.name}.{key}"
+            if key in per_branch and isinstance(value, Mapping):
+                _check_table(value, per_branch[key], f"{where}", f"branch {tree.name}.{key}")
+            elif key in tree_known:
+                validate(tree_known[key], value, where)
+            else:
+                hint = nearest(key, [*tree_known, *per_branch])
+                what = "branch or setting" if isinstance(value, Mapping) else "setting"
+                raise ConfigurationError(
+                    f"{where}: unknown {what} {key!r}{hint}; tree {tree.name} has branches "
+                    f"{', '.join(tree.branch_order)} (dss list shows every setting)")
+        _check_environment(config.environ, tree, per_branch, tree_known)
+
+
+def _check_table(table: Mapping[str, Any], known: Mapping[str, Setting], where: str,
+                 what: str) -> None:
+    for key, value in table.items():
+        setting = known.get(key)
+        if setting is None:
+            raise ConfigurationError(
+                f"{where}.{key}: unknown setting {key!r}{nearest(key, known)} for {what} "
+                f"(dss list shows every setting)")
+        validate(setting, value, f"{where}.{key}")
+
+
+def _check_environment(environ: Mapping[str, str], tree: Tree,
+                       per_branch: Mapping[str, Mapping[str, Setting]],
+                       tree_known: Mapping[str, Setting]) -> None:
+    prefix = f"DSS_{env_name(tree.name)}_"
+    branch_prefixes = sorted(((f"{env_name(b)}_", b) for b in per_branch),
+                             key=lambda p: -len(p[0]))
+    for variable, value in environ.items():
+        if not variable.startswith(prefix):
+            continue
+        rest = variable[len(prefix):]
+        branch = next((b for p, b in branch_prefixes if rest.startswith(p)), None)
+        key = (rest[len(env_name(branch)) + 1:] if branch else rest).lower()
+        known = per_branch[branch] if branch else tree_known
+        setting = known.get(key)
+        if setting is None:
+            names = [f"{prefix}{env_name(branch) + '_' if branch else ''}{k.upper()}" for k in known]
+            raise ConfigurationError(
+                f"environment variable {variable}: unknown setting {key!r} for "
+                f"{'branch ' + tree.name + '.' + branch if branch else 'tree ' + tree.name}"
+                f"{nearest(variable, names)}")
+        validate(setting, value, f"environment variable {variable}", from_env=True)
+
+
+def setting_value(settings: Mapping[str, Any], name: str) -> Any:
+    """The value of core setting ``name`` in ``settings``, or its default."""
+    declared = next(s for s in CORE_SETTINGS if s.name == name)
+    value = settings.get(name)
+    return declared.default if value is None else value
