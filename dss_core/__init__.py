@@ -16,6 +16,7 @@ from .model import Model
 from .origin import Origin
 from .redact import redact
 from .runner import Run, Summary
+from .settings import Setting
 from .store import BranchData
 from .trees import Branch, Datastore, Tree
 from .values import parse_bool
@@ -26,6 +27,6 @@ __all__ = [
     "ADD", "ERROR", "KINDS", "NEW", "OLD", "REMOVE", "UPDATE",
     "Action", "Branch", "BranchData", "Config", "ConfigurationError", "Datastore", "DssError",
     "DuplicateIdError", "GeneratorImporter", "Handler", "Importer", "InputError", "Model",
-    "Origin", "PluginError", "Record", "Result", "Run", "Status", "Summary", "Tree",
+    "Origin", "PluginError", "Record", "Result", "Run", "Setting", "Status", "Summary", "Tree",
     "hookimpl", "hookspec", "parse_bool", "redact",
 ]

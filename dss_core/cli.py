@@ -1,7 +1,8 @@
 """The ``dss`` command: run, plan, list, show and check syncs found through plugins.
 
-Exit codes: 0 all done; 1 some actions failed (or hit a model error);
-2 bad configuration or input (nothing was applied).
+Exit codes: 0 all done; 1 some actions failed; 2 bad configuration or input,
+a model error included (nothing was applied); 3 stopped by a source gate or
+a deletion limit (nothing was applied).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any, TypeVar
 
 import click
 
-from .errors import DssError
+from .errors import DssError, GateError
 from .redact import redact
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -80,6 +81,23 @@ def fail(message: str, code: int = 2) -> None:
     sys.exit(code)
 
 
+#: A gate that trips on many sets prints this many lines; the report holds them all.
+MAX_GATE_LINES = 12
+
+
+def stopped(exc: GateError) -> None:
+    """Print each tripped guard on stderr, one line each, and exit 3."""
+    trips = exc.trips
+    shown = trips if len(trips) <= MAX_GATE_LINES else trips[:MAX_GATE_LINES - 1]
+    for line in shown:
+        click.echo(f"dss: stopped: {redact(line)}", err=True)
+    if len(shown) < len(trips):
+        click.echo(f"dss: stopped: ... and {len(trips) - len(shown)} more (--report lists them all)",
+                   err=True)
+    click.echo("dss: nothing was applied", err=True)
+    sys.exit(exc.exit_code)
+
+
 def reports_errors(func: F) -> F:
     """Turn a :class:`DssError` (or any unexpected exception) into one line and exit code 2."""
     import functools
@@ -88,6 +106,8 @@ def reports_errors(func: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return func(*args, **kwargs)
+        except GateError as exc:
+            stopped(exc)
         except DssError as exc:
             fail(str(exc), exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, SystemExit):
@@ -160,13 +180,56 @@ def _run_options(func: F) -> F:
     func = click.option("--report", "report", type=click.Path(dir_okay=False, path_type=Path),
                         help="Write a JSON report of every action and its result.")(func)
     func = click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")(func)
+    func = click.option(
+        "--accept", multiple=True, metavar="TREE.BRANCH",
+        help="Accept tonight's source of this branch (or tree, or 'all') although a source "
+             "gate stops it: empty, shrunk, or a column gone (repeatable).")(func)
+    func = click.option(
+        "--allow-deletions", "allow_deletions", multiple=True, metavar="[TREE.BRANCH=]N",
+        help="Let this run retire or delete up to N objects per branch, and remove up to N "
+             "members per set, past the deletion limits (repeatable).")(func)
     return click.argument("name", required=False)(func)
+
+
+def _allowances(accept: tuple[str, ...], allow_deletions: tuple[str, ...]) -> Any:
+    from .errors import ConfigurationError
+    from .gates import Allowances
+
+    deletions: dict[str, int] = {}
+    for item in allow_deletions:
+        name, _, number = item.rpartition("=")
+        try:
+            count = int(number)
+        except ValueError:
+            count = -1
+        if count < 0:
+            raise ConfigurationError(
+                f"--allow-deletions {item}: give a number of objects, N or TREE.BRANCH=N")
+        deletions[name or "*"] = count
+    return Allowances(frozenset(accept), deletions)
 
 
 def _execute(ctx: click.Context, name: str | None, mode: str, report: Path | None,
              quiet: bool, fail_fast: bool, extra: dict[str, Any]) -> None:
-    from .runner import Run, execute
+    """Run or plan; a report asked for is written whatever the outcome."""
+    try:
+        _run_or_plan(ctx, name, mode, report, quiet, fail_fast, extra)
+    except Exception as exc:
+        if report is not None and not getattr(exc, "dss_reported", False):
+            from .builtin.json_report import write_failure_report
 
+            write_failure_report(report, mode, name, exc)
+        raise
+
+
+def _run_or_plan(ctx: click.Context, name: str | None, mode: str, report: Path | None,
+                 quiet: bool, fail_fast: bool, extra: dict[str, Any]) -> None:
+    from .runner import Run, check_report_path, execute
+    from .state import StateDir, state_folder
+
+    if report is not None:
+        check_report_path(report)
+    allow = _allowances(extra.pop("accept", ()), extra.pop("allow_deletions", ()))
     session = _session(ctx)
     config = session.config
     config.options.update(extra)
@@ -174,7 +237,8 @@ def _execute(ctx: click.Context, name: str | None, mode: str, report: Path | Non
     datastore = session.registry.datastore(name, config)
     source, dests = datastore.open(config, session.plugins, session.registry.trees)
     run = Run.create(mode, session.plugins, config, datastore=datastore.name,
-                     stop_on_failure=fail_fast, report_path=report, verbose=session.verbose)
+                     stop_on_failure=fail_fast, report_path=report, verbose=session.verbose,
+                     allow=allow, state=StateDir(state_folder(config), datastore.name))
     summary = execute(run, source, dests)
     sys.exit(summary.exit_code)
 

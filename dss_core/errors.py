@@ -30,3 +30,18 @@ class DuplicateIdError(InputError):
 
 class PluginError(DssError):
     """A plugin could not be loaded, or two plugins registered the same name."""
+
+
+class GateError(DssError):
+    """A guard stopped the run before it could do damage (exit code 3, nothing applied).
+
+    Raised by the source gates (an empty, shrunken or narrower export) and the
+    deletion and member-loss limits. ``trips`` holds one line per guard that
+    tripped; the message joins them.
+    """
+
+    exit_code = 3
+
+    def __init__(self, trips: list[str]) -> None:
+        self.trips = list(trips)
+        super().__init__("\n".join(self.trips))

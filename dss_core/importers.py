@@ -176,6 +176,13 @@ def load_branch(importer: Importer, data: BranchData, on_duplicate: str | None =
 
 
 def _load_branch(importer: Importer, data: BranchData, on_duplicate: str | None) -> int:
+    from .settings import CORE_SETTINGS, validate
+
+    declared = next(s for s in CORE_SETTINGS if s.name == "strip_idnumber")
+    strip = importer.settings.get("strip_idnumber")
+    strip = declared.default if strip is None else validate(
+        declared, strip, f"{data.tree}.{data.name}: strip_idnumber", from_env=True)
+    columns = data.columns
     model = data.model
     schema = model.schema()
     build = model.builder()
@@ -211,9 +218,12 @@ def _load_branch(importer: Importer, data: BranchData, on_duplicate: str | None)
             if line is None or type(origin) is not Origin:  # kept as given
                 shared = origin
                 line = None
+                if not columns:
+                    columns.update(record)
             else:
                 if origin.source is not source or origin.unit is not unit or origin.importer is not by:
                     source, unit, by = origin.source, origin.unit, origin.importer
+                    columns.update(record)  # once per file: its columns
                     template = templates.get((source, unit, by)) or templates.setdefault(
                         (source, unit, by), Origin(source, None, unit, by))
                 shared = template
@@ -222,6 +232,8 @@ def _load_branch(importer: Importer, data: BranchData, on_duplicate: str | None)
             record = item
             shared = records_template
             line = count
+            if count == 1:
+                columns.update(record)
         if filters and filter_out(record):
             continue
         if preprocesses:
@@ -234,6 +246,8 @@ def _load_branch(importer: Importer, data: BranchData, on_duplicate: str | None)
             idnumber = str(running)
         elif type(idnumber) is not str:
             idnumber = str(idnumber)
+        if strip:
+            idnumber = idnumber.strip()
         if idnumber == "":
             raise InputError(f"{data.tree}.{data.name}: empty idnumber",
                              origin or Origin(describe, count, "record", importer_name))
@@ -261,7 +275,38 @@ def _load_branch(importer: Importer, data: BranchData, on_duplicate: str | None)
             data.put(obj)
         elif membership:
             _merge(existing, obj, membership)
+    _refuse_lookalike_ids(data, policy)
     return count
+
+
+def _refuse_lookalike_ids(data: BranchData, policy: str) -> None:
+    """Two idnumbers of one branch that differ only in case or surrounding whitespace.
+
+    They would be two accounts for one person. Under the ``error`` policy
+    that is a :class:`DuplicateIdError`; ``first`` and ``last`` keep one.
+    Ids made only of digits (the usual case) cannot differ in case: skipped
+    with one check over all of them.
+    """
+    objects = data._objects
+    if not objects or "".join(objects).isdigit():
+        return
+    folded: dict[str, str] = {}
+    for idnumber in list(objects):
+        key = idnumber.strip().casefold()
+        other = folded.get(key)
+        if other is None:
+            folded[key] = idnumber
+            continue
+        if policy == "error":
+            raise DuplicateIdError(
+                f"{data.tree}.{data.name}: idnumbers {other!r} (at {objects[other].dss_origin}) "
+                f"and {idnumber!r} differ only in case or whitespace; set on_duplicate to "
+                "'first' or 'last' to keep one", objects[idnumber].dss_origin)
+        if policy == "first":
+            data.remove(idnumber)
+        else:
+            data.remove(other)
+            folded[key] = idnumber
 
 
 def _merge(into: Model, other: Model, membership: list[str]) -> None:

@@ -15,13 +15,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .actions import ERROR, FAILED_STATUSES, Result, Status
-from .errors import ConfigurationError
+from .errors import ConfigurationError, DssError, GateError
+from .gates import Allowances, check_limits, check_source, source_snapshots
 
 if TYPE_CHECKING:
     import pluggy
 
     from .config import Config
     from .handlers import Handler
+    from .state import SourceSnapshot, StateDir
     from .trees import Tree
 
 PLAN, APPLY = "plan", "apply"
@@ -41,6 +43,8 @@ class Run:
     report_path: Path | None = None
     options: dict[str, Any] = field(default_factory=dict)
     verbose: int = 0
+    allow: Allowances = field(default_factory=Allowances)  # --accept, --allow-deletions
+    state: StateDir | None = None  # where the last accepted source is kept; None: no source gates
 
     @classmethod
     def create(cls, mode: str, plugins: pluggy.PluginManager, config: Config, **kwargs: Any) -> Run:
@@ -64,6 +68,10 @@ class Summary:
     imported: dict[tuple[str, str], int] = field(default_factory=dict)  # records read
     objects: dict[tuple[str, str], int] = field(default_factory=dict)  # objects kept
     stopped: bool = False
+    error: str | None = None  # what stopped the run before it was done (exit code 2 or 3)
+    error_code: int = 0
+    gates: list[str] = field(default_factory=list)  # the guards that tripped, one line each
+    sources: dict[str, SourceSnapshot] = field(default_factory=dict)  # tonight's source
 
     def add(self, result: Result) -> None:
         a = result.action
@@ -104,8 +112,15 @@ class Summary:
 
     @property
     def exit_code(self) -> int:
-        """0 when every action is done (or planned), 1 when some failed or hit a model error."""
-        return 1 if (self.failed or self.errors or self.stopped) else 0
+        """0 all done (or planned); 1 some actions failed; 2 bad configuration or input
+        (a model error included); 3 stopped by a gate or limit."""
+        if self.error_code:
+            return self.error_code
+        if self.gates:
+            return 3
+        if self.errors:
+            return 2
+        return 1 if (self.failed or self.stopped) else 0
 
 
 def handle(run: Run, destination: Tree, handler: Any, action: Any) -> Result:
@@ -161,37 +176,88 @@ def _begin_handlers(run: Run, destinations: list[Tree]) -> list[Handler]:
 
 
 def execute(run: Run, source: Tree, destinations: list[Tree], load: bool = True) -> Summary:
-    """Import (when ``load``), diff, apply or plan, and report, for each destination."""
+    """Import (when ``load``), gate, diff, limit, apply or plan, and report, for each destination.
+
+    The report hooks hear the end of every run, one that stopped included:
+    then ``summary.error`` says why (and ``summary.gates`` which guards
+    tripped), and the error is raised again for the caller.
+    """
     hook = run.plugins.hook
     summary = Summary()
     if run.report_path is not None:
         check_report_path(run.report_path)
+    try:
+        _execute(run, source, destinations, load, summary)
+    except Exception as exc:
+        summary.error = str(exc) if isinstance(exc, DssError) else f"{type(exc).__name__}: {exc}"
+        summary.error_code = exc.exit_code if isinstance(exc, DssError) else 2
+        if isinstance(exc, GateError):
+            summary.gates = list(exc.trips)
+        exc.dss_reported = True  # type: ignore[attr-defined]
+        hook.dss_report_finish(run=run, summary=summary)
+        raise
+    hook.dss_report_finish(run=run, summary=summary)
+    return summary
+
+
+def _model_errors(actions: list[Any]) -> ConfigurationError:
+    lines = [f"  {a.method}: {a.error}" for a in actions]
+    return ConfigurationError(
+        f"{len(actions)} model error{'s' if len(actions) > 1 else ''} (the source and destination "
+        "models do not match; nothing was applied):\n" + "\n".join(lines))
+
+
+def _execute(run: Run, source: Tree, destinations: list[Tree], load: bool,
+             summary: Summary) -> None:
+    hook = run.plugins.hook
+    run.allow.check_names([source, *destinations])
     for dest in destinations:
         source.check_mirror(dest)
         for branch in dest.branch_order:
             dest.mode_of(branch)  # a bad mode setting fails before the import, not after it
     hook.dss_report_start(run=run)
+
+    def import_tree(tree: Tree) -> None:
+        def done(branch: str, count: int) -> None:
+            summary.imported[(tree.name, branch)] = count
+            summary.objects[(tree.name, branch)] = len(tree.branch(branch))
+            hook.dss_import_done(run=run, tree=tree, branch=branch, count=count)
+        tree.load(on_branch=done)
+
     if load:
-        for tree in (source, *destinations):
-            def done(branch: str, count: int, tree: Tree = tree) -> None:
-                summary.imported[(tree.name, branch)] = count
-                summary.objects[(tree.name, branch)] = len(tree.branch(branch))
-                hook.dss_import_done(run=run, tree=tree, branch=branch, count=count)
-            tree.load(on_branch=done)
+        import_tree(source)
+        if run.state is not None:  # the source gates: before any destination is read
+            summary.sources = source_snapshots(source)
+            trips = check_source(source, summary.sources, run.state.accepted_sources(), run.allow)
+            if trips:
+                raise GateError(trips)
+        for dest in destinations:
+            import_tree(dest)
     # every diff is computed before any handler begins: data a derived property cannot
     # compute, in any branch of any destination, stops the run with nothing changed
     plans = [(dest, list(source.diff(dest))) for dest in destinations]
-    handlers = [] if run.dry_run else _begin_handlers(run, destinations)
+    model_errors = [a for _, actions in plans for a in actions if a.kind == ERROR]
+    trips = [line for dest, actions in plans for line in check_limits(dest, actions, run.allow)]
+    if run.dry_run:
+        for _, actions in plans:
+            for action in actions:
+                result = Result(action, Status.PLANNED)
+                summary.add(result)
+                hook.dss_report_result(run=run, result=result)
+    if model_errors:
+        raise _model_errors(model_errors)
+    if trips:
+        raise GateError(trips)
+    if run.dry_run:
+        return
+    handlers = _begin_handlers(run, destinations)
     stop = False
-    for index, (dest, actions) in enumerate(plans):
-        handler = handlers[index] if handlers else None
+    for handler, (dest, actions) in zip(handlers, plans, strict=True):
         failed = True  # until every action went through: end() must not commit a broken run
         try:
             for action in actions:
                 if stop:
                     result = Result(action, Status.SKIPPED, "the run stopped on an earlier failure")
-                elif handler is None:
-                    result = Result(action, Status.PLANNED)
                 else:
                     result = handle(run, dest, handler, action)
                     if run.stop_on_failure and result.status in FAILED_STATUSES:
@@ -201,7 +267,6 @@ def execute(run: Run, source: Tree, destinations: list[Tree], load: bool = True)
                 hook.dss_report_result(run=run, result=result)
             failed = stop
         finally:
-            if handler is not None:
-                handler.end(failed)
-    hook.dss_report_finish(run=run, summary=summary)
-    return summary
+            handler.end(failed)
+    if run.state is not None and summary.sources:
+        run.state.accept(summary.sources)

@@ -21,6 +21,7 @@ class BranchData(Mapping[str, Model]):
         self.model = model
         self._objects: dict[str, Model] = {}
         self._where = (tree, branch)
+        self.columns: set[str] = set()  # the fields the importer's records had (before renaming)
 
     def __getitem__(self, idnumber: str) -> Model:
         return self._objects[idnumber]
@@ -54,6 +55,10 @@ class BranchData(Mapping[str, Model]):
 
     def clear(self) -> None:
         self._objects.clear()
+        self.columns = set()
+
+    def remove(self, idnumber: str) -> None:
+        del self._objects[idnumber]
 
 
 class Store:

@@ -265,22 +265,36 @@ class Tree:
     def __sub__(self, other: Tree) -> Iterator[Action]:
         return self.diff(other)
 
-    def plan(self, other: Tree) -> Summary:
-        """Report every action without changing anything (``self > other``): a dry run."""
+    def plan(self, other: Tree, allow_deletions: int | None = None) -> Summary:
+        """Report every action without changing anything (``self > other``): a dry run.
+
+        Like ``dss plan``, it raises :class:`~dss_core.GateError` after listing
+        the actions when the deletion limits would stop the run.
+        """
+        from .gates import Allowances
         from .runner import Run, execute
 
-        return execute(Run.create(mode="plan", plugins=self.plugins, config=self.config),
-                       self, [other], load=False)
+        allow = Allowances(deletions={} if allow_deletions is None else {"*": allow_deletions})
+        return execute(Run.create(mode="plan", plugins=self.plugins, config=self.config,
+                                  allow=allow), self, [other], load=False)
 
     def __gt__(self, other: Tree) -> Summary:
         return self.plan(other)
 
-    def apply(self, other: Tree, stop_on_failure: bool = False) -> Summary:
-        """Hand every action to ``other``'s handler (``self >> other``)."""
+    def apply(self, other: Tree, stop_on_failure: bool = False,
+              allow_deletions: int | None = None) -> Summary:
+        """Hand every action to ``other``'s handler (``self >> other``).
+
+        The deletion limits hold here as in ``dss run``: a plan that would
+        retire too much of a branch raises :class:`~dss_core.GateError` with
+        nothing applied; ``allow_deletions=N`` lets up to N through per branch.
+        """
+        from .gates import Allowances
         from .runner import Run, execute
 
+        allow = Allowances(deletions={} if allow_deletions is None else {"*": allow_deletions})
         run = Run.create(mode="apply", plugins=self.plugins, config=self.config,
-                         stop_on_failure=stop_on_failure)
+                         stop_on_failure=stop_on_failure, allow=allow)
         return execute(run, self, [other], load=False)
 
     def __rshift__(self, other: Tree) -> Summary:

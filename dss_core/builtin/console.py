@@ -44,8 +44,8 @@ def dss_report_result(run: Run, result: Result) -> None:
 
 @hookimpl(trylast=True)
 def dss_report_finish(run: Run, summary: Summary) -> None:
-    if _quiet(run):
-        return
+    if _quiet(run) or (summary.error and not summary.results):
+        return  # a run that stopped before any action: the command prints why
     from rich.console import Console
     from rich.table import Table
 

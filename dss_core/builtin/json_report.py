@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
+from pathlib import Path
 
+from ..errors import DssError, GateError
 from ..hookspecs import hookimpl
+from ..private_files import write_private
 from ..redact import redact
 from ..runner import Run, Summary
 
@@ -25,6 +29,9 @@ def report_data(run: Run, summary: Summary) -> dict[str, object]:
             "finished": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
             "exit_code": summary.exit_code,
         },
+        "error": summary.error,
+        "gates": summary.gates,
+        "sources": {name: snap.to_json() for name, snap in summary.sources.items()},
         "imported": {f"{t}.{b}": {"records": n, "objects": summary.objects.get((t, b), n)}
                      for (t, b), n in summary.imported.items()},
         "counts": counts,
@@ -42,5 +49,24 @@ def report_data(run: Run, summary: Summary) -> dict[str, object]:
 def dss_report_finish(run: Run, summary: Summary) -> None:
     if run.report_path is None:
         return
-    text = json.dumps(report_data(run, summary), indent=2, default=str)
-    run.report_path.write_text(redact(text) + "\n", encoding="utf-8")
+    write_report(run.report_path, report_data(run, summary))
+
+
+def write_report(path: Path, data: dict[str, object]) -> None:
+    """Write a report: secrets redacted, readable by its owner only (it holds personal data)."""
+    write_private(path, redact(json.dumps(data, indent=2, default=str)) + "\n")
+
+
+def write_failure_report(path: Path, mode: str, datastore: str | None, exc: BaseException) -> None:
+    """The report of a run that stopped before it began (configuration, plugins, a bad path)."""
+    code = exc.exit_code if isinstance(exc, DssError) else 2
+    now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    with contextlib.suppress(OSError):  # refused before anything ran: that error is the one
+        write_report(path, {
+            "run": {"id": None, "datastore": datastore, "mode": mode, "started": now,
+                    "finished": now, "exit_code": code},
+            "error": str(exc) if isinstance(exc, DssError) else f"{type(exc).__name__}: {exc}",
+            "gates": list(exc.trips) if isinstance(exc, GateError) else [],
+            "imported": {}, "counts": {}, "totals": {"actions": 0, "failed": 0, "errors": 0},
+            "not_implemented": {}, "actions": [],
+        })

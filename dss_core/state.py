@@ -1,0 +1,95 @@
+"""What dss remembers between runs, in the datastore's state folder (``.dss/`` by default).
+
+Today that is the last accepted source of each branch (objects, columns, a
+digest), which the source gates compare tonight's export with. Every file
+is written atomically and readable by its owner only: it describes personal
+data (how many pupils, which columns).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from .errors import ConfigurationError
+from .private_files import private_folder, write_private
+
+if TYPE_CHECKING:
+    from .config import Config
+    from .store import BranchData
+
+DEFAULT_STATE_DIR = ".dss"
+
+
+@dataclass(frozen=True)
+class SourceSnapshot:
+    """One branch of a source as imported: how many objects, which columns, a digest of its ids."""
+
+    objects: int
+    columns: tuple[str, ...]
+    digest: str
+    accepted: str = ""
+
+    @classmethod
+    def of(cls, data: BranchData) -> SourceSnapshot:
+        """The snapshot of an imported branch."""
+        ids = "\n".join(data).encode("utf-8", "surrogatepass")
+        return cls(len(data), tuple(sorted(data.columns)), hashlib.sha256(ids).hexdigest()[:16])
+
+    def to_json(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["columns"] = list(self.columns)
+        return data
+
+
+def state_folder(config: Config) -> Path:
+    """The state folder: setting ``state_dir`` (or ``DSS_STATE_DIR``), relative to the configuration."""
+    value = config.environ.get("DSS_STATE_DIR") or config.data.get("state_dir") or DEFAULT_STATE_DIR
+    return config.resolve_path(str(value))
+
+
+class StateDir:
+    """The state of one datastore in its state folder."""
+
+    def __init__(self, folder: Path, datastore: str) -> None:
+        self.folder = folder
+        self.datastore = datastore
+
+    @property
+    def sources_file(self) -> Path:
+        return self.folder / f"{self.datastore}.sources.json"
+
+    def accepted_sources(self) -> dict[str, SourceSnapshot]:
+        """The last accepted snapshot of each source branch (``"sis.users"``), empty at first."""
+        path = self.sources_file
+        if not path.exists():
+            return {}
+        try:
+            raw = json.loads(path.read_text(encoding="utf-8"))
+            return {name: SourceSnapshot(int(s["objects"]), tuple(s["columns"]), str(s["digest"]),
+                                         str(s.get("accepted", "")))
+                    for name, s in raw["branches"].items()}
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ConfigurationError(
+                f"{path}: the state file cannot be read ({type(exc).__name__}: {exc}); the source "
+                "gates need it: restore it, or delete it to start again from tonight's source"
+            ) from None
+
+    def accept(self, snapshots: Mapping[str, SourceSnapshot],
+               keep: Iterable[str] = ()) -> None:
+        """Record ``snapshots`` as the last accepted source (other branches named in ``keep`` stay)."""
+        now = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+        previous = self.accepted_sources()
+        branches = {n: previous[n].to_json() for n in keep if n in previous}
+        for name, snap in snapshots.items():
+            data = snap.to_json()
+            data["accepted"] = now
+            branches[name] = data
+        private_folder(self.folder)
+        write_private(self.sources_file, json.dumps(
+            {"datastore": self.datastore, "branches": branches}, indent=1, sort_keys=True) + "\n")
