@@ -14,7 +14,7 @@ from .hookspecs import hookimpl, hookspec
 from .importers import GeneratorImporter, Importer, Record
 from .model import Model
 from .origin import Origin
-from .redact import redact
+from .redact import redact, register_secret, register_url_secrets
 from .runner import Run, Summary
 from .settings import Setting
 from .store import BranchData
@@ -28,5 +28,5 @@ __all__ = [
     "Action", "Branch", "BranchData", "Config", "ConfigurationError", "Datastore", "DssError",
     "DuplicateIdError", "GeneratorImporter", "Handler", "Importer", "InputError", "Model",
     "Origin", "PluginError", "Record", "Result", "Run", "Setting", "Status", "Summary", "Tree",
-    "hookimpl", "hookspec", "parse_bool", "redact",
+    "hookimpl", "hookspec", "parse_bool", "redact", "register_secret", "register_url_secrets",
 ]

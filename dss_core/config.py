@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigurationError
+from .redact import register_secret, register_url_secrets
 
 CONFIG_FILES = ("dss.toml", "pyproject.toml")
 
@@ -45,6 +46,7 @@ class Config:
         self.base_dir = path.parent if path else Path.cwd()
         self.environ = os.environ if environ is None else environ
         self.options: dict[str, Any] = {}  # values of plugin CLI options
+        _register_secrets(self.data, self.environ)
 
     @classmethod
     def load(cls, path: str | Path | None = None, cwd: Path | None = None) -> Config:
@@ -109,6 +111,36 @@ class Config:
         """A path from a setting, relative to the configuration file's folder."""
         p = Path(value).expanduser()
         return p if p.is_absolute() else self.base_dir / p
+
+
+_SECRET_KEYS = ("password", "token", "secret")
+
+
+def _register_secrets(data: Mapping[str, Any], environ: Mapping[str, str]) -> None:
+    """Register the secrets of the settings and of ``DSS_*`` variables, so output never shows them.
+
+    A setting (at any depth) or a ``DSS_*`` variable named ``url``, ``password``, ``token``,
+    ``secret`` or ending in ``_url``, ``_password``, ... is a secret (a URL: its passwords);
+    so are the passwords of any other value written as ``scheme://user:password@...``.
+    """
+    def register(key: str, value: Any) -> None:
+        if isinstance(value, Mapping):
+            for k, v in value.items():
+                register(str(k), v)
+        elif isinstance(value, list | tuple):
+            for v in value:
+                register(key, v)
+        elif value is not None and not isinstance(value, bool):
+            name = key.lower()
+            if name in _SECRET_KEYS or name.endswith(tuple(f"_{k}" for k in _SECRET_KEYS)):
+                register_secret(value)
+            elif name == "url" or name.endswith("_url") or "://" in str(value):
+                register_url_secrets(value)
+
+    register("", data)
+    for key, value in environ.items():
+        if key.startswith("DSS_"):
+            register(key, value)
 
 
 def _env(name: str) -> str:

@@ -19,14 +19,36 @@ def test_password_in_a_url_with_driver_and_port() -> None:
     assert text.startswith("postgresql+psycopg://admin:***@db.example.org:5432/lms")
 
 
-@pytest.mark.parametrize("text", [
+@pytest.fixture(autouse=True)
+def _no_registered_secrets():
+    from dss_core.redact import clear_secrets
+
+    clear_secrets()
+    yield
+    clear_secrets()
+
+
+KEYWORD_TEXTS = [
     "password=hunter2", "PASSWORD = hunter2", "host=h password='hunter2' user=u",
     'password="hunter2"', "dbname=x;password=hunter2;user=u",
-])
-def test_keyword_password_is_hidden(text: str) -> None:
+]
+
+
+@pytest.mark.parametrize("text", KEYWORD_TEXTS)
+def test_keyword_password_is_hidden_when_registered(text: str) -> None:
+    # a driver's conninfo in an error: hidden because the configuration registered the secret
+    from dss_core import register_secret
+
+    register_secret("hunter2")
     out = redact(text)
     assert "hunter2" not in out
     assert "***" in out
+
+
+@pytest.mark.parametrize("text", KEYWORD_TEXTS)
+def test_keyword_text_that_is_no_registered_secret_is_unchanged(text: str) -> None:
+    # a data value that looks like a secret is data: never redacted (issue 8.7)
+    assert redact(text) == text
 
 
 def test_text_without_secrets_is_unchanged() -> None:
@@ -36,6 +58,9 @@ def test_text_without_secrets_is_unchanged() -> None:
 
 
 def test_keyword_redaction_keeps_the_rest() -> None:
+    from dss_core import register_secret
+
+    register_secret("hunter2")
     assert redact("host=h password=hunter2 user=u") == "host=h password=*** user=u"
 
 

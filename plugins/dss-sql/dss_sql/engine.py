@@ -7,12 +7,14 @@ imported, so that ``dss list`` and ``dss --help`` stay fast.
 from __future__ import annotations
 
 import atexit
+import re
 import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from dss_core import ConfigurationError, InputError, redact
+from dss_core import ConfigurationError, InputError, redact, register_url_secrets
 from dss_core.errors import DssError
+from dss_core.redact import mask_url
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -30,6 +32,19 @@ def resolve_url(url: Any, config: Config | None = None, where: str = "") -> str:
             f"{where + ': ' if where else ''}no database url: set `url` in [tool.dss.trees.<tree>] "
             "or the environment variable DSS_<TREE>_URL")
     text = str(url).strip()
+    register_url_secrets(text)
+    here = where + ": " if where else ""
+    if not re.match(r"[a-zA-Z][a-zA-Z0-9+.\-]*://", text):
+        raise ConfigurationError(
+            f"{here}database url has no scheme (write it as postgresql+psycopg://user@host/db "
+            f"or sqlite:///file): {redact_url(text)}")
+    # SQLAlchemy ends the password at its first '@': the rest would be taken for the host
+    # and printed in every error ("could not translate host name "ss@db.example"")
+    authority = re.match(r"[^:/]*(?::[^@]*)?@([^/:?]*)", text.partition("://")[2])
+    if authority and "@" in authority.group(1):
+        raise ConfigurationError(
+            f"{here}the password in the database url holds an '@': write it as %40 "
+            f"({redact_url(text)})")
     prefix = next((p for p in ("sqlite:///", "sqlite+pysqlite:///") if text.startswith(p)), None)
     if prefix and config is not None:
         path = text[len(prefix):]
@@ -85,21 +100,13 @@ def get_engine(url: str, **options: Any) -> Engine:
 
 
 def redact_url(url: Any) -> str:
-    """``url`` with its password hidden as SQLAlchemy reads it (one with spaces too).
+    """``url`` with its password and secret query values hidden, whatever its form.
 
-    :func:`dss_core.redact` finds a password by pattern, which stops at a space;
-    the URL's own parse does not.
+    With or without a scheme, a password with spaces or an unencoded ``@``,
+    ``?password=...``: the URL is taken apart by its structure (the password
+    runs to the last ``@``), not by a pattern that stops at a space.
     """
-    text = str(url)
-    try:
-        from sqlalchemy.engine import make_url
-
-        parsed = make_url(text)
-    except Exception:  # not a URL SQLAlchemy reads: the pattern is all there is
-        return redact(text)
-    if parsed.password is None:
-        return redact(text)
-    return redact(parsed.render_as_string(hide_password=True))
+    return mask_url(str(url))
 
 
 def dispose_engines(url: str | None = None) -> None:
