@@ -115,6 +115,13 @@ def validate(setting: Setting, value: Any, where: str, from_env: bool = False) -
     """``value`` checked against ``setting.type``; ConfigurationError naming ``where`` if wrong."""
     from pydantic import ValidationError
 
+    if setting.secret and isinstance(value, str):  # whatever its key, never printed
+        from .redact import register_secret, register_url_secrets
+
+        if "@" in value or "://" in value:
+            register_url_secrets(value)
+        else:
+            register_secret(value)
     try:
         return _adapter(setting.type).validate_python(value, strict=not from_env)
     except ValidationError as exc:
