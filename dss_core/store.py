@@ -21,7 +21,7 @@ class BranchData(Mapping[str, Model]):
         self.model = model
         self._objects: dict[str, Model] = {}
         self._where = (tree, branch)
-        self.columns: set[str] = set()  # the fields the importer's records had (before renaming)
+        self.columns: set[str] = set()  # the fields of the importer's records (its own renaming applied)
 
     def __getitem__(self, idnumber: str) -> Model:
         return self._objects[idnumber]
