@@ -2,15 +2,21 @@
 
 Every record remembers its file and the line its row starts on, and every
 problem in the input is an :class:`~dss_core.InputError` naming file and line.
+Two guards for unattended runs: a control character in a value is an error
+(naming line and column), and a ``rename`` or ``lists`` key that matches no
+column of any file is an error (before the first record is yielded).
 """
 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
+import difflib
 import glob
 import itertools
 import os
+import re
 import sys
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -23,6 +29,19 @@ DEFAULT_MAX_FIELD_SIZE = 1024 * 1024  # 1 MiB
 _DELIMITER_NAMES = {"tab": "\t", "comma": ",", "semicolon": ";", "pipe": "|", "space": " "}
 _ESCAPES = {"\\t": "\t", "\\\\": "\\", "\\n": "\n", "\\r": "\r", "\\0": ""}
 _GLOB_CHARS = frozenset("*?[")
+
+# Control characters refused in values: U+0000-U+001F and U+007F, except tab, CR and LF
+# (and except the dialect's own delimiter, quote and escape characters).
+_CONTROLS = "".join(map(chr, range(0x20))) + "\x7f"
+_CONTROL_NAMES = dict(zip(_CONTROLS, [
+    "NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "BEL", "BS", "HT", "LF", "VT", "FF", "CR",
+    "SO", "SI", "DLE", "DC1", "DC2", "DC3", "DC4", "NAK", "SYN", "ETB", "CAN", "EM", "SUB", "ESC",
+    "FS", "GS", "RS", "US", "DEL"], strict=True))
+_CHUNK = 1 << 16  # characters of lines searched for control characters at once
+# What a NUL becomes in the lines csv reads once a control character was found (the file is
+# refused anyway): csv modules that raise on NUL and those that pass it on then act alike.
+# Strict decoding never gives a lone surrogate, so the mark is unambiguous.
+_NUL_MARK = "\udc00"
 
 
 class CSVImporter(Importer):
@@ -56,10 +75,13 @@ class CSVImporter(Importer):
         column names for a file without header row (``header = False``); with
         a header row they replace its names.
     ``rename`` [``rename``]
-        ``{"Student ID": "idnumber"}``: source column -> model attribute.
+        ``{"Student ID": "idnumber"}``: source column -> model attribute. A
+        key that matches no column of any file read is an error.
     ``list_columns`` [``lists``]
         ``{"courses": ";"}``: a column holding a list, with its separator;
-        its value becomes a list of the non-empty, stripped elements.
+        its value becomes a list of the non-empty, stripped elements. A key
+        (source column or attribute after renaming) that matches no column of
+        any file read is an error.
     ``require_idnumber``
         True (default): a file without an ``idnumber`` column (after
         renaming) is an error; False lets the core give running numbers.
@@ -70,6 +92,9 @@ class CSVImporter(Importer):
     ``allow_empty``
         accept an empty file (no header row, no data) as zero records
         (False by default: an empty export is usually a failed export).
+
+    A value holding a control character (U+0000-U+001F or U+007F other than
+    tab, and other than CR/LF inside quotes) is an error naming line and column.
 
     A subclass does not inherit the registered name ``csv``: give it its own
     ``name`` if a plugin registers it.
@@ -236,7 +261,12 @@ class CSVImporter(Importer):
 
     # -- reading -----------------------------------------------------------------
     def readin(self) -> Iterator[Record]:
-        """Yield one :class:`~dss_core.Record` per data row of every file."""
+        """Yield one :class:`~dss_core.Record` per data row of every file.
+
+        Every file is opened and its header read before the first record is
+        yielded, so that ``rename`` and ``lists`` keys are checked against the
+        columns of all files; the rows are then streamed file after file.
+        """
         dialect = self._dialect()
         encoding = self._encoding()
         limit = self.option("max_field_size")
@@ -258,18 +288,33 @@ class CSVImporter(Importer):
         if not header and not columns:
             raise ConfigurationError(
                 f"{self._where()}: header = false needs `columns` naming the columns in order")
+        table, search, locate = _control_check(dialect)
         settings = _Settings(
             dialect=dialect, encoding=encoding, limit=limit, header=header,
-            columns=list(columns) if columns else None,
+            columns=[c.strip() for c in columns] if columns else None,
             rename=self._mapping("rename", "rename"),
             lists=self._mapping("lists", "list_columns"),
             require_idnumber=self._bool("require_idnumber"),
             strip=self._bool("strip"), allow_empty=self._bool("allow_empty"),
+            table=table, search=search, locate=locate,
         )
-        for file in self.files():
-            yield from self._read_file(file, settings)
+        with contextlib.ExitStack() as stack:
+            sources = [self._open(file, settings, stack) for file in self.files()]
+            self._check_keys(sources, settings)
+            for source in sources:
+                if source.names is not None:
+                    self._check_columns(source, settings)
+            for source in sources:
+                if source.names is None:
+                    continue  # an empty file (allow_empty)
+                try:
+                    yield from self._records(itertools.chain(source.pending, source.rows),
+                                             source.names, source.name, settings)
+                except _ControlCharacter as exc:
+                    raise _control_error(exc, source.name, source.names) from None
 
-    def _read_file(self, file: Path, s: _Settings) -> Iterator[Record]:
+    def _open(self, file: Path, s: _Settings, stack: contextlib.ExitStack) -> _Source:
+        """Open ``file`` (closed with ``stack``) and read up to its first non-blank row."""
         name = self._display(file)
         try:
             fh = open(file, encoding=s.encoding, errors="strict", newline="")  # noqa: SIM115
@@ -279,25 +324,101 @@ class CSVImporter(Importer):
             raise InputError("is a directory, not a CSV file", Origin(name)) from None
         except OSError as exc:
             raise InputError(f"cannot open: {exc.strerror}", Origin(name)) from None
-        with fh:
-            reader = csv.reader(fh, **s.dialect)
-            rows = _rows(reader, file, name, s.encoding, s.limit)
-            names: list[str] | None = None
-            pending: list[tuple[int, list[str]]] = []
-            for start, row in rows:
+        stack.enter_context(fh)
+        lines = _Lines(fh, s.table, s.search)
+        reader = csv.reader(lines, **s.dialect)
+        source = _Source(name, _rows(reader, lines, file, name, s.encoding, s.limit, s.locate))
+        try:
+            for start, row in source.rows:
                 if not row[0].strip() and not any(field.strip() for field in row):
                     continue  # a blank row: spaces only, or delimiters only (a spreadsheet's ",,,")
                 # the first non-blank row: the header, or (header = false) the first record
-                names = self._columns(row if s.header else None, start, name, s)
-                if not s.header:
-                    pending.append((start, row))
+                source.line = start
+                if s.header:
+                    source.header = [c.strip() for c in row]
+                    source.names = s.columns or source.header
+                else:
+                    source.pending.append((start, row))
+                    source.names = s.columns
                 break
-            if names is None:
-                if not s.allow_empty:
-                    raise InputError("the file is empty (no header row and no data); "
-                                     "set allow_empty = true to accept that", Origin(name))
-                return
-            yield from self._records(itertools.chain(pending, rows), names, name, s)
+        except _ControlCharacter as exc:
+            raise _control_error(exc, name, None if s.header else s.columns) from None
+        if source.names is None and not s.allow_empty:
+            raise InputError("the file is empty (no header row and no data); "
+                             "set allow_empty = true to accept that", Origin(name))
+        if source.header is not None and s.columns and len(source.header) != len(s.columns):
+            raise InputError(
+                f"the header row has {len(source.header)} columns but `columns` names "
+                f"{len(s.columns)}", Origin(name, source.line))
+        return source
+
+    def _check_keys(self, sources: list[_Source], s: _Settings) -> None:
+        """A ``rename`` or ``lists`` key that matches no column of any file read is an error.
+
+        A wrong key would be ignored silently otherwise, and the attribute it
+        meant would become empty for every record. Empty files (allow_empty)
+        have no columns to check against.
+        """
+        read = [source for source in sources if source.names is not None]
+        if not read:
+            return
+        columns = {c for source in read for c in source.names or ()}
+        attributes = {s.rename.get(c, c) for c in columns}
+        rename = [key for key in s.rename if key not in columns]
+        if rename:
+            raise ConfigurationError(self._unmatched("rename", rename, columns, read))
+        lists = [key for key in s.lists if key not in columns and key not in attributes]
+        if lists:
+            configured = "lists" in self.settings and self.settings["lists"] is not None
+            raise ConfigurationError(self._unmatched(
+                "lists" if configured else "list_columns", lists, columns | attributes, read))
+
+    def _unmatched(self, setting: str, keys: list[str], candidates: set[str],
+                   sources: list[_Source]) -> str:
+        """The message for ``keys`` of ``setting`` that match no column of ``sources``."""
+        headers: dict[tuple[str, ...], list[str]] = {}
+        for source in sources:
+            headers.setdefault(tuple(source.names or ()), []).append(source.name)
+        described = []
+        for names, files in headers.items():
+            shown = ", ".join(files[:3]) + (f" and {len(files) - 3} more" if len(files) > 3 else "")
+            described.append(f"{shown} (columns: {', '.join(repr(n) for n in names if n)})")
+        subject = (f"key {keys[0]!r} matches" if len(keys) == 1
+                   else f"keys {', '.join(repr(k) for k in keys)} match")
+        what = "no column" if setting == "rename" else "no column (nor attribute after renaming)"
+        message = f"{self._where()}: {setting} {subject} {what} of {' or '.join(described)}"
+        hints = [(key, match) for key in keys if (match := _nearest(key, candidates))]
+        if len(keys) == 1 and hints:
+            message += f"; did you mean {hints[0][1]!r}?"
+        elif hints:
+            message += "; did you mean " + ", ".join(
+                f"{match!r} (for {key!r})" for key, match in hints) + "?"
+        return message
+
+    def _check_columns(self, source: _Source, s: _Settings) -> None:
+        """Columns after renaming: none twice, and an idnumber column unless require_idnumber = false."""
+        names = source.names or []
+        attrs = [s.rename.get(c, c) for c in names]
+        seen: set[str] = set()
+        for column, attr in zip(names, attrs, strict=True):
+            if attr and attr in seen:
+                raise InputError(f"column {attr!r} appears twice"
+                                 + (f" (after renaming {column!r})" if column != attr else ""),
+                                 Origin(source.name, source.line))
+            seen.add(attr)
+        if s.require_idnumber and "idnumber" not in seen:
+            hint = ""
+            if names and names[0].startswith("\u00ef\u00bb\u00bf"):
+                hint = "; the file starts with a UTF-8 byte order mark: is its encoding utf-8?"
+            elif len(names) == 1:
+                found = [d for d in ",;\t|" if d in names[0] and d != s.dialect["delimiter"]]
+                if found:
+                    hint = (f"; the header holds {found[0]!r}: is that the delimiter? "
+                            f"(delimiter = {found[0]!r})")
+            raise InputError(
+                f"no idnumber column (columns: {', '.join(repr(n) for n in names)}); rename one "
+                f"with rename = {{\"<column>\" = \"idnumber\"}}, or set require_idnumber = false "
+                f"to number the records{hint}", Origin(source.name, source.line))
 
     def _records(self, rows: Iterable[tuple[int, list[str]]], names: list[str], name: str,
                  s: _Settings) -> Iterator[Record]:
@@ -317,43 +438,24 @@ class CSVImporter(Importer):
             values = make(row)
             yield Record(values, Origin(name, start, "line"))
 
-    def _columns(self, header_row: list[str] | None, line: int, name: str, s: _Settings) -> list[str]:
-        if s.columns:
-            names = [c.strip() for c in s.columns]
-            if header_row is not None and len(header_row) != len(names):
-                raise InputError(
-                    f"the header row has {len(header_row)} columns but `columns` names "
-                    f"{len(names)}", Origin(name, line))
-        else:
-            assert header_row is not None
-            names = [c.strip() for c in header_row]
-        attrs = [s.rename.get(c, c) for c in names]
-        seen: set[str] = set()
-        for source, attr in zip(names, attrs, strict=True):
-            if attr and attr in seen:
-                raise InputError(f"column {attr!r} appears twice"
-                                 + (f" (after renaming {source!r})" if source != attr else ""),
-                                 Origin(name, line))
-            seen.add(attr)
-        if s.require_idnumber and "idnumber" not in seen:
-            hint = ""
-            if names and names[0].startswith("\u00ef\u00bb\u00bf"):
-                hint = "; the file starts with a UTF-8 byte order mark: is its encoding utf-8?"
-            elif len(names) == 1:
-                found = [d for d in ",;\t|" if d in names[0] and d != s.dialect["delimiter"]]
-                if found:
-                    hint = (f"; the header holds {found[0]!r}: is that the delimiter? "
-                            f"(delimiter = {found[0]!r})")
-            raise InputError(
-                f"no idnumber column (columns: {', '.join(repr(n) for n in names)}); rename one "
-                f"with rename = {{\"<column>\" = \"idnumber\"}}, or set require_idnumber = false "
-                f"to number the records{hint}", Origin(name, line))
-        return names
+
+class _Source:
+    """One open file: its name for messages, its rows, and what its first non-blank row said."""
+
+    __slots__ = ("name", "rows", "line", "header", "names", "pending")
+
+    def __init__(self, name: str, rows: Iterator[tuple[int, list[str]]]) -> None:
+        self.name = name
+        self.rows = rows
+        self.line = 1  # the line of the first non-blank row
+        self.header: list[str] | None = None  # the header row's names (stripped)
+        self.names: list[str] | None = None  # the column names; None for an empty file
+        self.pending: list[tuple[int, list[str]]] = []  # the first record (header = false)
 
 
 class _Settings:
     __slots__ = ("dialect", "encoding", "limit", "header", "columns", "rename", "lists",
-                 "require_idnumber", "strip", "allow_empty")
+                 "require_idnumber", "strip", "allow_empty", "table", "search", "locate")
 
     def __init__(self, **values: Any) -> None:
         for key, value in values.items():
@@ -369,6 +471,9 @@ class _Settings:
     require_idnumber: bool
     strip: bool
     allow_empty: bool
+    table: bytes
+    search: Callable[[str], re.Match[str] | None]
+    locate: Callable[[str], re.Match[str] | None]
 
 
 def _plan(names: list[str], s: _Settings) -> list[tuple[int, str, str | None]]:
@@ -403,9 +508,12 @@ def _record_maker(plan: list[tuple[int, str, str | None]],
     return env["make"]
 
 
-def _rows(reader: Any, file: Path, name: str, encoding: str,
-          limit: int) -> Iterator[tuple[int, list[str]]]:
+def _rows(reader: Any, lines: _Lines, file: Path, name: str, encoding: str, limit: int,
+          locate: Callable[[str], re.Match[str] | None]) -> Iterator[tuple[int, list[str]]]:
     """(line the row starts on, fields) of every non-blank row, errors turned into InputError.
+
+    The row holding the first control character ``lines`` found raises
+    :class:`_ControlCharacter` instead (``locate`` finds its field).
 
     The csv module's field size limit is process-wide: it is set to ``limit``
     only while this reader reads a row, and put back before the row is yielded.
@@ -431,8 +539,114 @@ def _rows(reader: Any, file: Path, name: str, encoding: str,
         finally:
             csv.field_size_limit(previous)
         start, end = end + 1, reader.line_num
+        if lines.bad and end >= lines.bad:
+            column = next((i for i, field in enumerate(row) if locate(field)), None)
+            raise _ControlCharacter(lines.bad, start, lines.char, column)
         if row:
             yield start, row
+
+
+class _Lines:
+    """The lines of an open text file, for csv.reader, searched for control characters.
+
+    The lines are read in chunks of about ``_CHUNK`` characters (the first
+    chunk is the first line alone, so reading a header reads no further). Each
+    chunk is checked with a few C-level calls: joined, encoded to UTF-8 (a
+    control character is the same byte in UTF-8) and translated with
+    ``table``, which maps every refused control character to a zero byte and
+    every other byte to a non-zero one; a zero byte is looked for. Only a
+    chunk with a hit is searched line by line (``search``): ``bad`` becomes
+    the physical line (from 1) of the first control character and ``char``
+    that character. From that line on a NUL reaches csv as ``_NUL_MARK``.
+    """
+
+    __slots__ = ("bad", "char", "_fh", "_table", "_search")
+
+    def __init__(self, fh: Any, table: bytes, search: Callable[[str], re.Match[str] | None]) -> None:
+        self.bad = 0
+        self.char = ""
+        self._fh = fh
+        self._table = table
+        self._search = search
+
+    def __iter__(self) -> Iterator[str]:
+        return itertools.chain.from_iterable(self._chunks())
+
+    def _chunks(self) -> Iterator[list[str]]:
+        fh, table, search = self._fh, self._table, self._search
+        read = 0  # the lines handed out so far
+        lines = fh.readlines(1)
+        while lines:
+            if "".join(lines).encode("utf-8", "surrogatepass").translate(table).find(0) >= 0:
+                hit = next(((n, m) for n, line in enumerate(lines) if (m := search(line))), None)
+                if hit is not None:
+                    n, match = hit
+                    self.bad, self.char = read + n + 1, match.group()
+                    yield lines[:n]
+                    rest = lines[n:]
+                    while rest:
+                        yield [line.replace("\x00", _NUL_MARK) for line in rest]
+                        rest = fh.readlines(_CHUNK)
+                    return
+            read += len(lines)
+            yield lines
+            lines = fh.readlines(_CHUNK)
+
+
+class _ControlCharacter(Exception):  # noqa: N818 (internal: becomes an InputError)
+    """A row holds a control character: raised by :func:`_rows`, turned into an InputError."""
+
+    def __init__(self, line: int, start: int, char: str, column: int | None) -> None:
+        super().__init__(line, start, char, column)
+        self.line = line  # the physical line of the character
+        self.start = start  # the line its row starts on
+        self.char = char
+        self.column = column  # the index of its field
+
+
+def _control_check(dialect: Mapping[str, Any]) -> tuple[
+        bytes, Callable[[str], re.Match[str] | None], Callable[[str], re.Match[str] | None]]:
+    """(translation table, search, locate) finding the control characters refused in values.
+
+    Tab, CR and LF are allowed, and so are the dialect's own delimiter, quote
+    and escape characters (ASCII-delimited text uses US as delimiter).
+    ``locate`` also finds the mark a NUL becomes once one was found.
+    """
+    allowed = {"\t", "\n", "\r"} | {dialect[key] for key in ("delimiter", "quotechar", "escapechar")
+                                     if dialect.get(key)}
+    refused = [c for c in _CONTROLS if c not in allowed]
+    table = bytes(0 if chr(b) in refused else (b or 0x20) for b in range(256))
+    pattern = "".join(f"\\x{ord(c):02x}" for c in refused)
+    return (table, re.compile(f"[{pattern}]").search,
+            re.compile(f"[{pattern}{_NUL_MARK}]").search)
+
+
+def _control_error(exc: _ControlCharacter, name: str, names: list[str] | None) -> InputError:
+    """The InputError for a control character; ``names`` None: it is in the header row."""
+    what = f"a control character U+{ord(exc.char):04X} ({_CONTROL_NAMES[exc.char]})"
+    index = exc.column
+    if index is None:
+        message = f"a value holds {what}"
+    elif names is None:
+        message = f"column {index + 1} of the header row holds {what}"
+        if exc.char == "\x00":
+            message += "; a file full of NUL bytes may be UTF-16 (set encoding = \"utf-16\")"
+    else:
+        column = names[index] if index < len(names) else ""
+        message = f"column {column!r} ({index + 1}) holds {what}" if column else (
+            f"column {index + 1} holds {what}")
+    if exc.start != exc.line:
+        message += f" (in the row starting on line {exc.start})"
+    return InputError(message, Origin(name, exc.line))
+
+
+def _nearest(key: str, names: Iterable[str]) -> str | None:
+    """The name closest to ``key`` (ignoring case), if any is close (difflib)."""
+    by_lower: dict[str, str] = {}
+    for n in sorted(n for n in names if n):
+        by_lower.setdefault(n.lower(), n)
+    found = difflib.get_close_matches(key.lower(), list(by_lower), n=1)
+    return by_lower[found[0]] if found else None
 
 
 def _csv_error(message: str, start: int, last: int, limit: int) -> str:

@@ -209,3 +209,31 @@ def test_bad_csv_exits_2_with_file_and_line_and_applies_nothing(csv_site, sync_s
     assert run.returncode == 2, run.stdout + run.stderr
     assert "students.csv line 3: 2 fields, but the header has 3" in run.stderr
     assert (tmp_path / "accounts.json").read_text() == "[]"
+
+
+ACCOUNTS = json.dumps([{"idnumber": "1", "name": "Ann", "courses": ["math", "science"]},
+                       {"idnumber": "2", "name": "Bo", "courses": ["art"]}], indent=1).encode()
+
+
+def assert_refused(folder: Path, sites: tuple[Path, ...], message: str) -> None:
+    """`dss plan` and `dss run` exit 2 with the one-line message; accounts.json is untouched."""
+    (folder / "accounts.json").write_bytes(ACCOUNTS)
+    for command in ("plan", "run"):
+        proc = dss(folder, command, "school", sites=sites)
+        assert proc.returncode == 2, proc.stdout + proc.stderr
+        assert proc.stderr.splitlines() == [f"dss: error: {message}"], proc.stderr
+        assert (folder / "accounts.json").read_bytes() == ACCOUNTS
+
+
+def test_a_nul_byte_exits_2_naming_line_and_column_and_applies_nothing(csv_site, sync_site, tmp_path):
+    write_sync(tmp_path, "Student ID\tName\tCourse\n1\tAnn\tmath\n2\tB\x00o\tart\n1\tAnn\tscience\n")
+    assert_refused(tmp_path, (csv_site, sync_site),
+                   "students.csv line 3: column 'Name' (2) holds a control character U+0000 (NUL)")
+
+
+def test_a_rename_key_matching_no_column_exits_2_and_applies_nothing(csv_site, sync_site, tmp_path):
+    # the export renamed "Course" to "Courses": without the guard every course would be removed
+    write_sync(tmp_path, "Student ID\tName\tCourses\n1\tAnn\tmath\n2\tBo\tart\n1\tAnn\tscience\n")
+    assert_refused(tmp_path, (csv_site, sync_site),
+                   "sis.users: rename key 'Course' matches no column of students.csv "
+                   "(columns: 'Student ID', 'Name', 'Courses'); did you mean 'Courses'?")
