@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from importlib import metadata
 from typing import Any
 
 from .actions import jsonable
 from .errors import DssError
+from .settings import CORE_SETTINGS, TOP_LEVEL_SETTINGS
 
 
 def _version(dist: str) -> str:
@@ -44,6 +46,12 @@ def describe_installation(session: Any) -> list[str]:
     for name, cls in sorted(registry.importers.items()):
         owner = registry.owners.get(("importer", name), "")
         lines.append(f"  {name}  {cls.__module__}.{cls.__qualname__}  [{owner}]")
+        lines += [f"      {s.describe()}" for s in cls.declared_settings]
+    lines += ["", "Settings of every branch (dss-core; [trees.<tree>] for all of a tree's "
+                  "branches, [trees.<tree>.<branch>] for one):"]
+    lines += [f"  {s.describe()}" for s in CORE_SETTINGS]
+    lines += ["", "Top-level settings:"]
+    lines += [f"  {s.describe()}" for s in TOP_LEVEL_SETTINGS]
     lines += ["", "Datastores:"]
     if not registry.datastores:
         lines.append("  (none: install or write a plugin that registers one)")
@@ -58,6 +66,10 @@ def describe_installation(session: Any) -> list[str]:
         for role, tree in [("source", source)] + [("destination", d) for d in dests]:
             handler = f", handler {tree.handler.__name__}" if tree.handler else ""
             lines.append(f"    {role} tree {tree.name} ({type(tree).__name__}{handler})")
+            if tree.handler is not None and tree.handler.declared_settings:
+                lines.append(f"      handler {tree.handler.__name__} settings "
+                             f"([trees.{tree.name}]):")
+                lines += [f"        {s.describe()}" for s in tree.handler.declared_settings]
             for branch in tree.branch_order:
                 declared = tree.branches[branch]
                 mode = f", mode {declared.mode}" if declared.mode != "full" else ""
@@ -67,7 +79,15 @@ def describe_installation(session: Any) -> list[str]:
 
 
 def check_datastore(session: Any, name: str | None) -> tuple[list[str], bool]:
-    """Lines for ``dss check`` and whether everything is consistent."""
+    """Lines for ``dss check`` and whether everything is consistent.
+
+    Everything a run would read is read, nothing is written: every importer of
+    every tree runs (``sis.users: 977 objects from 1000 records``), each
+    destination's handler checks its destination (:meth:`Handler.verify`),
+    and the source and destination models are compared. A problem becomes an
+    ``error:`` line naming its branch, and the check goes on with the next.
+    Each branch's configured settings are shown (secret ones as ``***``).
+    """
     from .diff import compare_models
     from .importers import duplicate_policy
 
@@ -77,22 +97,48 @@ def check_datastore(session: Any, name: str | None) -> tuple[list[str], bool]:
     lines = [f"datastore {ds.name}: source {source.name}, destinations "
              f"{', '.join(d.name for d in dests)}: branches mirror ({', '.join(source.branch_order)})"]
     ok = True
+
+    def error(exc: BaseException, where: str = "") -> bool:
+        """Add the error lines of ``exc``; False when each was already there."""
+        nonlocal ok
+        ok = False
+        problems = getattr(exc, "problems", None)
+        if not isinstance(problems, list) or not problems:
+            problems = [str(exc) if isinstance(exc, DssError) else f"{type(exc).__name__}: {exc}"]
+        added = False
+        for problem in problems:
+            text = str(problem)
+            if where and not text.startswith(where):
+                text = f"{where}: {text}"
+            if f"error: {text}" not in lines:  # met already: a bad setting, a missing table
+                lines.append(f"error: {text}")
+                added = True
+        return added
+
     for tree in (source, *dests):
         for branch in tree.branch_order:
             try:
                 duplicate_policy(tree.importer_for(branch), tree.branches[branch].on_duplicate)
                 tree.mode_of(branch)
             except DssError as exc:
-                ok = False
-                lines.append(f"error: {exc}")
+                error(exc)
+    try:
+        for tree in (source, *dests):
+            role = "source" if tree is source else "destination"
+            if tree is not source and tree.handler is not None:
+                try:
+                    tree.handler(tree, None).verify()
+                    lines.append(f"destination {tree.name}: handler {tree.handler.__name__} is ready")
+                except Exception as exc:  # noqa: BLE001  (a plugin's own error is reported too)
+                    error(exc)
+            failed: list[str] = []
+            for branch in tree.branch_order:
+                lines += _load_branch(tree, branch, role, failed, error)
+                lines += _settings_lines(tree, branch)
+    finally:
+        for tree in (source, *dests):
+            tree.clear()
     for dest in dests:
-        if dest.handler is not None:
-            try:
-                dest.handler(dest, None).verify()
-                lines.append(f"destination {dest.name}: handler {dest.handler.__name__} is ready")
-            except DssError as exc:
-                ok = False
-                lines.append(f"error: {exc}")
         for branch in source.branch_order:
             s_model = source.branches[branch].model
             d_model = dest.branches[branch].model
@@ -107,6 +153,46 @@ def check_datastore(session: Any, name: str | None) -> tuple[list[str], bool]:
                              f"({', '.join(cmp.attributes)})")
     lines.append("OK" if ok else "check failed")
     return lines, ok
+
+
+def _load_branch(tree: Any, branch: str, role: str, failed: list[str],
+                 error: Callable[[BaseException, str], bool]) -> list[str]:
+    """Run one branch's importer as a run would, into the tree; its line, or an error."""
+    from .importers import load_branch
+
+    where = f"{tree.name}.{branch}"
+    try:
+        importer = tree.importer_for(branch)
+        if failed and importer.derived:
+            return [f"{role} {where}: not read: derived from {', '.join(failed)}, which failed"]
+        data = tree.branch(branch)
+        count = load_branch(importer, data, tree.branches[branch].on_duplicate)
+        described = importer.describe()
+    except Exception as exc:  # noqa: BLE001  (an importer's error names its branch and goes on)
+        failed.append(branch)
+        if error(exc, where):
+            return []
+        return [f"{role} {where}: not read (the error above)"]
+    objects = len(data)
+    return [f"{role} {where}: {objects} object{'' if objects == 1 else 's'} from {count} "
+            f"record{'' if count == 1 else 's'} ({described})"]
+
+
+def _settings_lines(tree: Any, branch: str) -> list[str]:
+    """The branch's configured settings as ``    key = value``; secret ones as ``***``."""
+    from .settings import env_name, known_settings
+
+    known = known_settings(tree, branch)
+    environ = tree.config.environ
+    prefix = f"DSS_{env_name(tree.name)}_"
+    out = []
+    for key, value in tree.settings(branch).items():
+        setting = known.get(key)
+        shown = "***" if setting is None or setting.secret else repr(value)
+        variable = next((v for v in (f"{prefix}{env_name(branch)}_{key.upper()}",
+                                     f"{prefix}{key.upper()}") if v in environ), None)
+        out.append(f"    {key} = {shown}" + (f"  (from {variable})" if variable else ""))
+    return out
 
 
 def show_object(session: Any, name: str | None, branch: str, idnumber: str) -> tuple[list[str], bool]:

@@ -15,6 +15,30 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, RootTransaction
 
 
+class MappingProblems(ConfigurationError):
+    """Every problem found checking a mapping against its database.
+
+    The message is the first problem (one line, and how many more there are);
+    :attr:`problems` holds them all, one line each (``dss check`` prints each).
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        more = len(self.problems) - 1
+        extra = f" (and {more} more problem{'s' if more > 1 else ''}: dss check lists them)" \
+            if more else ""
+        super().__init__(self.problems[0] + extra)
+
+
+def _live_value(retire: Any) -> Any:
+    """The value a live row likely holds in a column whose retired value is ``retire``."""
+    if isinstance(retire, bool):
+        return not retire
+    if isinstance(retire, (int, float)):
+        return type(retire)(0 if retire else 1)
+    return None
+
+
 class BoundTable:
     """One branch's mapping bound to reflected tables: what the generic methods write through."""
 
@@ -69,8 +93,11 @@ class SQLHandler(Handler):
 
     Settings (``[tool.dss.trees.<tree>]``): ``url`` (the database),
     ``batch_size`` (actions per transaction, default the mapping's, 500).
-    Before the first write, :meth:`check` verifies every mapped table and
-    column exists (a ConfigurationError naming it otherwise).
+    Before the first write (and in ``dss check``, through :meth:`verify`),
+    :meth:`check` verifies the mapping against the database: every table and
+    column exists, attribute, ``retire`` and ``active`` values fit their
+    columns, no NOT NULL column is left empty (:class:`MappingProblems`
+    names every problem otherwise).
     """
 
     declared_settings: ClassVar[tuple[Setting, ...]] = (
@@ -96,24 +123,32 @@ class SQLHandler(Handler):
         return connect(self.database_url)
 
     def verify(self) -> None:
-        """Connect and check every mapped table and column (``dss check``); writes nothing."""
+        """Connect and check the mapping against the database (``dss check``); writes nothing.
+
+        Raises :class:`MappingProblems` listing every problem :meth:`check` finds.
+        """
         self._url = self.database_url
         self.connection = self.connect()
         try:
-            for branch, b in self.check().items():
-                self.check_inserts(branch, b)
+            self.check()
         finally:
             if self.connection.in_transaction():
                 self.connection.rollback()
             self.connection.close()
 
     def begin(self) -> None:
-        """Connect, check the mapped tables and columns, and open the first transaction."""
+        """Connect, check the mapping against the database, and open the first transaction.
+
+        The checks are those of ``dss check`` (:meth:`check`): a run whose
+        every new row would fail stops here, with nothing written.
+        """
         self._url = self.database_url
         self.connection = self.connect()
         try:
             self.bound = self.check()
         except BaseException:
+            if self.connection.in_transaction():
+                self.connection.rollback()
             self.connection.close()
             raise
         size = self.settings.get("batch_size") or self.batch_size or (
@@ -151,35 +186,202 @@ class SQLHandler(Handler):
 
     # -- validation ------------------------------------------------------------
     def check(self) -> dict[str, BoundTable]:
-        """Reflect every mapped table and verify its columns exist; return them bound.
+        """Reflect every mapped table, check the mapping against it; return the tables bound.
 
-        Raises :class:`~dss_core.ConfigurationError` naming the missing table
-        or column, before anything is written.
+        Every problem is collected and raised at once as :class:`MappingProblems`
+        (a :class:`~dss_core.ConfigurationError` whose message names the first;
+        ``dss check`` lists them all), before anything is written:
+
+        * a table, link table or column the mapping names that is not there
+          (:meth:`bind`);
+        * what :meth:`problems` finds in the tables that are: attribute and
+          column types, the ``retire`` and ``active`` values, NOT NULL columns
+          the generic ``new`` leaves empty.
         """
+        bound, problems = self.bind()
+        for branch, b in bound.items():
+            problems += self.problems(branch, b)
+        if problems:
+            raise MappingProblems(problems)
+        return bound
+
+    def bind(self) -> tuple[dict[str, BoundTable], list[str]]:
+        """Reflect every mapped table and link table: the branches bound, and what is missing."""
         import sqlalchemy as sa
 
         bound: dict[str, BoundTable] = {}
+        problems: list[str] = []
         if self.mapping is None:
-            return bound
+            return bound, problems
         md = sa.MetaData()
-        url = self._url
         for branch, tmap in self.mapping.tables.items():
             declared = self.tree.branches.get(branch)
             if declared is None:
-                raise ConfigurationError(
+                problems.append(
                     f"the mapping of tree {self.tree.name} names branch {branch!r}, which the "
                     "tree does not have")
+                continue
+            where = f"{self.tree.name}.{branch}"
             model = declared.model
-            columns = tmap.columns_for(model)
-            table = reflect_table(self.connection, tmap.table, url, md)
-            check_columns(table, [tmap.key, *columns.values(), *(tmap.retire or {})], url)
+            try:
+                columns = tmap.columns_for(model)
+            except ConfigurationError as exc:
+                problems.append(f"{where}: {exc}")
+                continue
+            table = self._reflect(tmap.table, [tmap.key, *columns.values(), *(tmap.retire or {})],
+                                  md, where, problems)
+            try:
+                link_maps = tmap.links_for(model)
+            except ConfigurationError as exc:
+                problems.append(f"{where}: {exc}")
+                continue
             links: dict[str, tuple[LinkMap, Any]] = {}
-            for attr, link in tmap.links_for(model).items():
-                ltable = reflect_table(self.connection, link.table, url, md)
-                check_columns(ltable, [link.owner, link.member], url)
-                links[attr] = (link, ltable)
-            bound[branch] = BoundTable(tmap, table, columns, links)
-        return bound
+            for attr, link in link_maps.items():
+                ltable = self._reflect(link.table, [link.owner, link.member], md, where,
+                                       problems)
+                if ltable is not None:
+                    links[attr] = (link, ltable)
+            if table is not None and len(links) == len(link_maps):
+                bound[branch] = BoundTable(tmap, table, columns, links)
+        return bound, problems
+
+    def _reflect(self, name: str, columns: list[str], md: Any, where: str,
+                 problems: list[str]) -> Any:
+        """The reflected table ``name``, or None with its problems added (missing table, columns)."""
+        from dss_core import DssError
+
+        try:
+            table = reflect_table(self.connection, name, self._url, md)
+        except DssError as exc:
+            problems.append(f"{where}: {exc}")
+            return None
+        complete = True
+        for column in dict.fromkeys(columns):
+            try:
+                check_columns(table, [column], self._url)
+            except ConfigurationError as exc:
+                problems.append(f"{where}: {exc}")
+                complete = False
+        return table if complete else None
+
+    def generic_new(self, branch: str) -> bool:
+        """True when ``new`` actions of ``branch`` go to the generic :meth:`new`."""
+        method = getattr(type(self), f"new_{branch}", None) or getattr(type(self), "new", None)
+        return method is SQLHandler.new
+
+    def problems(self, branch: str, b: BoundTable) -> list[str]:
+        """What would make writing ``branch`` fail, found in its reflected tables.
+
+        * a mapped scalar attribute whose model type does not fit its column
+          (a ``bool`` attribute on an INTEGER or SMALLINT column, a ``str`` on
+          an INTEGER one; see :func:`~dss_sql.mapping.fits`), and likewise a
+          set or list attribute's elements in its link table's member column
+          (where text in a number column passes: members are most often
+          idnumbers, converted to the column's type like the key);
+        * a ``retire`` value that does not fit its column, or NULL in a NOT
+          NULL column;
+        * when the generic :meth:`new` inserts the branch's rows: an ``active``
+          value that does not fit, NULL (the default for a non-boolean
+          ``retire`` value) in a NOT NULL column, or active values equal to the
+          retire values; and a NOT NULL column without a default that nothing
+          fills (:meth:`check_inserts`).
+        """
+        from .mapping import column_python_type, converted, fits, sql_name
+
+        model = self.tree.branches[branch].model
+        schema = model.schema()
+        dialect = self.connection.dialect
+        where = f"{self.tree.name}.{branch}"
+        out: list[str] = []
+        for attr, column_name in b.columns.items():
+            kind = schema.types[attr][1]
+            column = b.table.c[column_name]
+            if not fits(kind, column, dialect):
+                target = column_python_type(column)
+                assert target is not None
+                out.append(
+                    f"{where}: column {self._name(b.table, column)} is {self._type(column)} "
+                    f"({target.__name__}) but {model.__name__}.{attr} is {kind.__name__}; "
+                    f"declare {attr}: {target.__name__} in {model.__name__}, or make the column "
+                    f"{sql_name(kind)}")
+        for attr, (link, ltable) in b.links.items():
+            kind = schema.types[attr][1]
+            column = ltable.c[link.member]
+            if kind is str and column_python_type(column) in (int, float):
+                continue  # members are most often other objects' idnumbers: text, converted as keys
+            if not fits(kind, column, dialect):
+                target = column_python_type(column)
+                assert target is not None
+                out.append(
+                    f"{where}: column {self._name(ltable, column)} is {self._type(column)} "
+                    f"({target.__name__}) but the elements of {model.__name__}.{attr} are "
+                    f"{kind.__name__}; declare them {target.__name__}, or make the column "
+                    f"{sql_name(kind)}")
+        retire = dict(b.map.retire or {})
+        given = dict(b.map.active or {})
+        generic = self.generic_new(branch)
+        unfit: set[str] = set()
+        for column_name, value in retire.items():
+            column = b.table.c[column_name]
+            problem = self._value_problem("retire", value, b.table, column)
+            if problem:
+                unfit.add(column_name)
+                live = _live_value(converted(value, column_python_type(column) or object)[1])
+                if generic and column_name not in given and not column.nullable and \
+                        live is not None and not isinstance(live, bool):
+                    problem += f' and set active={{"{column.name}": {live!r}}}'
+                out.append(f"{where}: {problem}")
+        if generic:
+            active = b.map.active_values()
+            for column_name, value in active.items():
+                if column_name in unfit and column_name not in given:
+                    continue  # the default follows the retire value: its own line says what to write
+                column = b.table.c[column_name]
+                problem = self._value_problem("active", value, b.table, column, retire[column_name])
+                if problem:
+                    out.append(f"{where}: {problem}")
+            if active and all(active[c] == retire[c] for c in retire):
+                out.append(
+                    f"{where}: the active values {active!r} are the retire values: every row "
+                    f"new_{branch} writes would read as retired; set active= to a live row's values")
+            try:
+                self.check_inserts(branch, b)
+            except ConfigurationError as exc:
+                out.append(f"{where}: {exc}")
+        return out
+
+    def _name(self, table: Any, column: Any) -> str:
+        return f"{table.fullname}.{column.name}"
+
+    def _type(self, column: Any) -> str:
+        from .mapping import column_type_name
+
+        return column_type_name(column, self.connection.dialect)
+
+    def _value_problem(self, what: str, value: Any, table: Any, column: Any,
+                       retire_value: Any = None) -> str | None:
+        """Why ``value`` (a ``retire`` or ``active`` value) cannot be written to ``column``, or None."""
+        from .mapping import column_python_type, converted, fits
+
+        name = self._name(table, column)
+        if value is None:
+            if column.nullable:
+                return None
+            if what == "retire":
+                return (f"retire value None for NOT NULL column {name}: give the value a "
+                        "retired row holds")
+            live = _live_value(retire_value)
+            shown = repr(live) if live is not None else "<a live row's value>"
+            return (f'active value None for NOT NULL column {name}: set active={{"{column.name}": '
+                    f'{shown}}} (the generic new writes it on every row)')
+        if fits(type(value), column, self.connection.dialect):
+            return None
+        target = column_python_type(column)
+        assert target is not None
+        ok, fixed = converted(value, target)
+        fix = f"write {fixed!r}" if ok else f"write a {target.__name__}"
+        return (f"{what} value {value!r} ({type(value).__name__}) does not fit column {name} "
+                f"{self._type(column)}: {fix}")
 
     def check_inserts(self, branch: str, b: BoundTable) -> None:
         """Raise ConfigurationError when the generic ``new`` cannot insert into ``b``'s table.
@@ -189,8 +391,7 @@ class SQLHandler(Handler):
         :meth:`new` handles the branch (no ``new_<branch>`` method, ``new``
         not overridden). A column a trigger fills needs a default to pass.
         """
-        method = getattr(type(self), f"new_{branch}", None) or getattr(type(self), "new", None)
-        if method is not SQLHandler.new:
+        if not self.generic_new(branch):
             return
         filled = {b.map.key, *b.columns.values(), *(b.map.retire or {})}
         single_key = len(b.table.primary_key.columns) == 1

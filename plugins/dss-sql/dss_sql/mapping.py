@@ -267,3 +267,70 @@ def check_columns(table: Any, columns: Sequence[str], url: str) -> None:
             raise ConfigurationError(
                 f"table {table.fullname!r} has no column {column!r} ({redact_url(url)}); "
                 f"it has {', '.join(table.c.keys())}")
+
+
+#: The Python types whose fit with a column's type dss checks (any other is taken on trust).
+SIMPLE_TYPES: tuple[type, ...] = (bool, int, float, str)
+
+#: What a column of each Python type is called in a hint ("make the column BOOLEAN").
+_SQL_NAMES = {bool: "BOOLEAN", int: "INTEGER", float: "REAL or NUMERIC", str: "VARCHAR or TEXT"}
+
+
+def column_python_type(column: Any) -> type | None:
+    """The Python type of ``column``'s values when it is bool, int, float or str, else None."""
+    try:
+        pytype = column.type.python_type
+    except (NotImplementedError, AttributeError):
+        return None
+    return pytype if pytype in SIMPLE_TYPES else None
+
+
+def column_type_name(column: Any, dialect: Any = None) -> str:
+    """The column's SQL type as the database names it (``SMALLINT``, ``VARCHAR(200)``)."""
+    try:
+        return str(column.type.compile(dialect=dialect))
+    except Exception:  # a type the dialect cannot render
+        return type(column.type).__name__.upper()
+
+
+def fits(kind: type, column: Any, dialect: Any = None) -> bool:
+    """True when a value of Python type ``kind`` can be written to ``column`` and read back.
+
+    Only bool, int, float and str are judged; any other type, or a column of
+    any other type (dates, decimals, JSON), fits. An int fits a float column,
+    anything fits a text column (the handler writes its text), and a bool
+    fits MySQL's TINYINT, which is how MySQL spells BOOLEAN. A bool in an
+    INTEGER or SMALLINT column, or a str in an INTEGER one, does not: SQLite
+    takes it, PostgreSQL refuses every row.
+    """
+    target = column_python_type(column)
+    if target is None or kind not in SIMPLE_TYPES or kind is target:
+        return True
+    if target is str or (kind is int and target is float):
+        return True
+    mysql = getattr(dialect, "name", "") in ("mysql", "mariadb")
+    return kind is bool and target is int and mysql and \
+        type(column.type).__name__.upper() == "TINYINT"
+
+
+def converted(value: Any, target: type) -> tuple[bool, Any]:
+    """``(True, value)`` rewritten as ``target`` when that is unambiguous (True -> 1), else ``(False, None)``."""
+    if target is int and isinstance(value, bool):
+        return True, int(value)
+    if target is bool and type(value) is int and value in (0, 1):
+        return True, bool(value)
+    if target in (int, float) and isinstance(value, str):
+        try:
+            return True, target(value.strip())
+        except ValueError:
+            return False, None
+    if target is float and type(value) is int:
+        return True, float(value)
+    if target is str and not isinstance(value, str):
+        return True, str(value)
+    return False, None
+
+
+def sql_name(kind: type) -> str:
+    """A column type holding values of ``kind`` (for hints)."""
+    return _SQL_NAMES.get(kind, kind.__name__)
