@@ -201,10 +201,11 @@ def execute(run: Run, source: Tree, destinations: list[Tree], load: bool = True)
 
 
 def _model_errors(actions: list[Any]) -> ConfigurationError:
-    lines = [f"  {a.method}: {a.error}" for a in actions]
+    """One line: how many model errors, then each (``err_no_attr: ...``), ``; ``-separated."""
+    shown = "; ".join(f"{a.method}: {a.error}" for a in actions)
     return ConfigurationError(
         f"{len(actions)} model error{'s' if len(actions) > 1 else ''} (the source and destination "
-        "models do not match; nothing was applied):\n" + "\n".join(lines))
+        f"models do not match; nothing was applied): {shown}")
 
 
 def _execute(run: Run, source: Tree, destinations: list[Tree], load: bool,
