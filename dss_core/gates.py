@@ -99,9 +99,12 @@ def check_source(source: Tree, snapshots: Mapping[str, SourceSnapshot],
         lost = [c for c in last.columns if c not in now.columns]
         if lost and now.objects:
             shown = ", ".join(repr(c) for c in lost)
+            new = [c for c in now.columns if c not in last.columns]
+            instead = (f"tonight's has {', '.join(repr(c) for c in new)} instead" if new else
+                       f"the last accepted source had {len(last.columns)} columns, tonight's "
+                       f"has {len(now.columns)}")
             trips.append(f"{name}: column{'s' if len(lost) > 1 else ''} {shown} "
-                         f"{'are' if len(lost) > 1 else 'is'} gone (the last accepted source "
-                         f"had {len(last.columns)} columns, tonight's has {len(now.columns)}); {how}")
+                         f"{'are' if len(lost) > 1 else 'is'} gone ({instead}); {how}")
         limit = _share(source, branch, "shrink_limit")
         if last.objects and (last.objects - now.objects) / last.objects > limit:
             drop = (last.objects - now.objects) / last.objects

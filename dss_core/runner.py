@@ -154,6 +154,16 @@ def check_report_path(path: Path) -> None:
     raise ConfigurationError(f"cannot write the report to {os.fspath(path)}: {problem}")
 
 
+def _verify(run: Run, dest: Tree) -> None:
+    """Ask the destination's handler to check the destination before it is read.
+
+    A mapping the destination cannot hold (a boolean retire value on a
+    SMALLINT column) is then named as such, not as the error reading it gives.
+    """
+    if dest.handler is not None:
+        dest.handler(dest, run).verify()
+
+
 def _begin_handlers(run: Run, destinations: list[Tree]) -> list[Handler]:
     """Make and begin every destination's handler before any action is applied.
 
@@ -233,6 +243,7 @@ def _execute(run: Run, source: Tree, destinations: list[Tree], load: bool,
             if trips:
                 raise GateError(trips)
         for dest in destinations:
+            _verify(run, dest)
             import_tree(dest)
     # every diff is computed before any handler begins: data a derived property cannot
     # compute, in any branch of any destination, stops the run with nothing changed

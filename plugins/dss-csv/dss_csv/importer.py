@@ -387,6 +387,10 @@ class CSVImporter(Importer):
                    else f"keys {', '.join(repr(k) for k in keys)} match")
         what = "no column" if setting == "rename" else "no column (nor attribute after renaming)"
         message = f"{self._where()}: {setting} {subject} {what} of {' or '.join(described)}"
+        for source in sources:  # a whole header in one column: the delimiter is the problem
+            hint = _delimiter_hint(source.names or [], self._dialect()["delimiter"])
+            if hint:
+                return f"{message}{hint}"
         hints = [(key, match) for key in keys if (match := _nearest(key, candidates))]
         if len(keys) == 1 and hints:
             message += f"; did you mean {hints[0][1]!r}?"
@@ -410,11 +414,8 @@ class CSVImporter(Importer):
             hint = ""
             if names and names[0].startswith("\u00ef\u00bb\u00bf"):
                 hint = "; the file starts with a UTF-8 byte order mark: is its encoding utf-8?"
-            elif len(names) == 1:
-                found = [d for d in ",;\t|" if d in names[0] and d != s.dialect["delimiter"]]
-                if found:
-                    hint = (f"; the header holds {found[0]!r}: is that the delimiter? "
-                            f"(delimiter = {found[0]!r})")
+            else:
+                hint = _delimiter_hint(names, s.dialect["delimiter"])
             raise InputError(
                 f"no idnumber column (columns: {', '.join(repr(n) for n in names)}); rename one "
                 f"with rename = {{\"<column>\" = \"idnumber\"}}, or set require_idnumber = false "
@@ -451,6 +452,15 @@ class _Source:
         self.header: list[str] | None = None  # the header row's names (stripped)
         self.names: list[str] | None = None  # the column names; None for an empty file
         self.pending: list[tuple[int, list[str]]] = []  # the first record (header = false)
+
+
+def _delimiter_hint(names: list[str], delimiter: str) -> str:
+    """``; the header holds ';': is that the delimiter?`` for a header read as one column."""
+    if len(names) != 1:
+        return ""
+    found = [d for d in ",;\t|" if d in names[0] and d != delimiter]
+    return (f"; the header holds {found[0]!r}: is that the delimiter? (delimiter = {found[0]!r})"
+            if found else "")
 
 
 class _Settings:

@@ -340,8 +340,8 @@ def test_run_refuses_the_missing_active_value_sqlite_unchanged(tmp_path, sqlite_
     assert errors(checked) == [
         'error: lms.users: active value None for NOT NULL column mdl_user.suspended: set '
         'active={"suspended": 0} (the generic new writes it on every row)']
-    planned = dss(tmp_path, site, "plan", "moodle", url=sqlite_url)  # a plan has no handler
-    assert planned.returncode == 0 and "new_users(idnumber='u2')" in planned.stdout, planned
+    planned = dss(tmp_path, site, "plan", "moodle", url=sqlite_url)  # a plan predicts the run
+    assert planned.returncode == 2 and "active value None" in planned.stderr, planned
     ran = dss(tmp_path, site, "run", "moodle", url=sqlite_url)
     assert ran.returncode == 2, ran
     assert ran.stderr.strip() == (
