@@ -18,7 +18,7 @@ from .redact import redact, register_secret, register_url_secrets
 from .runner import Run, Summary
 from .settings import Setting
 from .store import BranchData
-from .trees import Branch, Datastore, Tree
+from .trees import Branch, Datastore, Tree, open_datastore
 from .values import parse_bool
 
 __version__ = "0.1.0"
@@ -28,5 +28,5 @@ __all__ = [
     "Action", "Branch", "BranchData", "Config", "ConfigurationError", "Datastore", "DssError",
     "DuplicateIdError", "GeneratorImporter", "Handler", "Importer", "InputError", "Model",
     "Origin", "PluginError", "Record", "Result", "Run", "Setting", "Status", "Summary", "Tree",
-    "hookimpl", "hookspec", "parse_bool", "redact", "register_secret", "register_url_secrets",
+    "hookimpl", "hookspec", "open_datastore", "parse_bool", "redact", "register_secret", "register_url_secrets",
 ]

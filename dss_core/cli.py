@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,7 +22,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Session:
-    """What one ``dss`` invocation needs, built lazily: configuration, plugins, registry."""
+    """What one ``dss`` invocation needs, built lazily: configuration, plugins, registry.
+
+    One per invocation, made from the group's options before any of them is
+    processed (see :meth:`DssGroup.parse_args`), so that every command, and
+    ``--help`` and ``--version``, loads the plugins the options choose.
+    """
 
     def __init__(self, config_path: str | None, autoload: bool | None, only: tuple[str, ...],
                  block: tuple[str, ...], strict: bool, verbose: int) -> None:
@@ -36,13 +41,24 @@ class Session:
         self._config: Any = None
         self._registry: Any = None
 
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> Session:
+        """A session from the ``dss`` group's option values (missing ones take their defaults)."""
+        return cls(params.get("config_path"), False if params.get("no_plugins") else None,
+                   tuple(params.get("only") or ()), tuple(params.get("block") or ()),
+                   bool(params.get("strict_plugins")), int(params.get("verbose") or 0))
+
     @property
     def plugins(self) -> Any:
+        """The plugin manager; a plugin that must load and cannot is an error (exit 2)."""
         if self._pm is None:
             from .plugins import build_plugin_manager
 
-            self._pm = build_plugin_manager(autoload=self.autoload, only=self.only,
-                                            block=self.block, strict=self.strict)
+            try:
+                self._pm = build_plugin_manager(autoload=self.autoload, only=self.only,
+                                                block=self.block, strict=self.strict)
+            except DssError as exc:  # --strict-plugins, or --plugin NAME not installed
+                fail(str(exc), exc.exit_code)
             for failure in self._pm.load_failures:
                 click.echo(f"dss: warning: {redact(str(failure))}", err=True)
                 if self.verbose:
@@ -226,6 +242,7 @@ def _run_or_plan(ctx: click.Context, name: str | None, mode: str, report: Path |
                  quiet: bool, fail_fast: bool, extra: dict[str, Any]) -> None:
     from .runner import Run, check_report_path, execute
     from .state import StateDir, state_folder
+    from .trees import open_datastore
 
     if report is not None:
         check_report_path(report)
@@ -235,7 +252,7 @@ def _run_or_plan(ctx: click.Context, name: str | None, mode: str, report: Path |
     config.options.update(extra)
     config.options["quiet"] = quiet
     datastore = session.registry.datastore(name, config)
-    source, dests = datastore.open(config, session.plugins, session.registry.trees)
+    source, dests = open_datastore(datastore, config, session.plugins, session.registry.trees)
     run = Run.create(mode, session.plugins, config, datastore=datastore.name,
                      stop_on_failure=fail_fast, report_path=report, verbose=session.verbose,
                      allow=allow, state=StateDir(state_folder(config), datastore.name))

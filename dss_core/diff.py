@@ -26,7 +26,7 @@ from .gc_pause import gc_paused
 from .model import SCALAR, Model
 
 if TYPE_CHECKING:
-    from .trees import Tree
+    from .declaration import TreeDeclaration
 
 MODE_KINDS = {
     "full": frozenset({NEW, UPDATE, ADD, REMOVE, OLD}),
@@ -118,7 +118,7 @@ def _comparable(a: Any, b: Any) -> bool:
     return ta is tb or (ta in _NUMBERS and tb in _NUMBERS)
 
 
-def diff_branch(source: Tree, dest: Tree, branch: str) -> tuple[list[Action], list[Action]]:
+def diff_branch(source: TreeDeclaration, dest: TreeDeclaration, branch: str) -> tuple[list[Action], list[Action]]:
     """The actions of one branch: (everything but retirements, retirements).
 
     Like an import, the walk pauses the cyclic garbage collector: it only
@@ -128,7 +128,7 @@ def diff_branch(source: Tree, dest: Tree, branch: str) -> tuple[list[Action], li
         return _diff_branch(source, dest, branch)
 
 
-def _diff_branch(source: Tree, dest: Tree, branch: str) -> tuple[list[Action], list[Action]]:
+def _diff_branch(source: TreeDeclaration, dest: TreeDeclaration, branch: str) -> tuple[list[Action], list[Action]]:
     sdata, ddata = source.branch(branch), dest.branch(branch)
     kinds = MODE_KINDS[dest.mode_of(branch)]
     cmp = compare_models(branch, sdata.model, ddata.model, source.name, dest.name)
@@ -210,7 +210,7 @@ def _attribute_error(exc: Exception, *objects: Model | None) -> InputError:
     return InputError(f"cannot compute attributes: {type(exc).__name__}: {exc}")
 
 
-def diff(source: Tree, dest: Tree) -> Iterator[Action]:
+def diff(source: TreeDeclaration, dest: TreeDeclaration) -> Iterator[Action]:
     """All actions that make ``dest`` match ``source``, in the documented order."""
     source.check_mirror(dest)
     retirements: list[list[Action]] = []

@@ -24,11 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 from .actions import OLD, REMOVE, Action
 from .errors import ConfigurationError
-from .settings import CORE_SETTINGS, parse_percent, validate
+from .settings import CORE_SETTINGS, nearest, parse_percent, validate
 from .state import SourceSnapshot
 
 if TYPE_CHECKING:
-    from .trees import Tree
+    from .declaration import TreeDeclaration
 
 @dataclass
 class Allowances:
@@ -44,21 +44,19 @@ class Allowances:
         allowed = self.deletions.get(f"{tree}.{branch}")
         return self.deletions.get("*") if allowed is None else allowed
 
-    def check_names(self, trees: Sequence[Tree]) -> None:
+    def check_names(self, trees: Sequence[TreeDeclaration]) -> None:
         """Raise ConfigurationError for an ``--accept`` or ``--allow-deletions`` naming nothing."""
         known = {"all"} | {t.name for t in trees} | {
             f"{t.name}.{b}" for t in trees for b in t.branch_order}
         for option, names in (("--accept", self.accept), ("--allow-deletions", self.deletions)):
             for name in names:
                 if name != "*" and name not in known:
-                    from .settings import nearest
-
                     raise ConfigurationError(
                         f"{option} {name}: no such tree or branch{nearest(name, known)} "
                         f"(write tree.branch, e.g. {trees[0].name}.{trees[0].branch_order[0]})")
 
 
-def core_value(tree: Tree, branch: str, name: str) -> Any:
+def core_value(tree: TreeDeclaration, branch: str, name: str) -> Any:
     """A core setting of ``tree.branch``, converted to its type (environment text included)."""
     declared = next(s for s in CORE_SETTINGS if s.name == name)
     value = tree.settings(branch).get(name)
@@ -67,7 +65,7 @@ def core_value(tree: Tree, branch: str, name: str) -> Any:
     return validate(declared, value, f"{tree.name}.{branch}: {name}", from_env=True)
 
 
-def _share(tree: Tree, branch: str, name: str) -> float:
+def _share(tree: TreeDeclaration, branch: str, name: str) -> float:
     return parse_percent(core_value(tree, branch, name), f"{tree.name}.{branch}: {name}")
 
 
@@ -75,12 +73,12 @@ def _pct(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "100%"
 
 
-def source_snapshots(source: Tree) -> dict[str, SourceSnapshot]:
+def source_snapshots(source: TreeDeclaration) -> dict[str, SourceSnapshot]:
     """The snapshot of every branch of the (imported) source tree, by ``tree.branch``."""
     return {f"{source.name}.{b}": SourceSnapshot.of(source.branch(b)) for b in source.branch_order}
 
 
-def check_source(source: Tree, snapshots: Mapping[str, SourceSnapshot],
+def check_source(source: TreeDeclaration, snapshots: Mapping[str, SourceSnapshot],
                  accepted: Mapping[str, SourceSnapshot], allow: Allowances) -> list[str]:
     """One line per source branch that must not be synced tonight (empty when all is well)."""
     trips: list[str] = []
@@ -114,7 +112,7 @@ def check_source(source: Tree, snapshots: Mapping[str, SourceSnapshot],
     return trips
 
 
-def check_limits(dest: Tree, actions: Iterable[Action], allow: Allowances) -> list[str]:
+def check_limits(dest: TreeDeclaration, actions: Iterable[Action], allow: Allowances) -> list[str]:
     """One line per destination branch or object the planned actions would strip too far."""
     olds: Counter[str] = Counter()
     removed: Counter[tuple[str, str, str]] = Counter()

@@ -36,8 +36,8 @@ from .actions import Action, Result, Status
 from .settings import Setting
 
 if TYPE_CHECKING:
-    from .runner import Run
-    from .trees import Tree
+    from .declaration import TreeDeclaration
+    from .runs import Run
 
 
 class Handler:
@@ -49,7 +49,7 @@ class Handler:
 
     declared_settings: ClassVar[tuple[Setting, ...]] = ()
 
-    def __init__(self, tree: Tree, run: Run | None = None) -> None:
+    def __init__(self, tree: TreeDeclaration, run: Run | None = None) -> None:
         self.tree = tree
         self.run = run
         self.config = tree.config

@@ -31,10 +31,10 @@ if TYPE_CHECKING:
 
     from .actions import Action, Result
     from .config import Config
+    from .declaration import Branch, Datastore, TreeDeclaration
     from .handlers import Handler
     from .importers import Importer
-    from .runner import Run, Summary
-    from .trees import Branch, Datastore, Tree
+    from .runs import Run, Summary
 
 PROJECT = "dss"
 
@@ -93,7 +93,7 @@ def dss_importers() -> list[type[Importer]]:
 
 
 @hookspec
-def dss_trees(config: Config) -> list[type[Tree]]:
+def dss_trees(config: Config) -> list[type[TreeDeclaration]]:
     """Register trees, so datastores (and users) can name them.
 
     :param config: the loaded configuration.
@@ -115,7 +115,7 @@ def dss_datastores(config: Config) -> list[Datastore]:
 
 
 @hookspec
-def dss_branches(tree: Tree) -> list[Branch]:
+def dss_branches(tree: TreeDeclaration) -> list[Branch]:
     """Branch discovery: add branches to a tree when it is created.
 
     Called for every tree instance. A plugin may add a branch to a tree it
@@ -135,7 +135,7 @@ def dss_branches(tree: Tree) -> list[Branch]:
 
 
 @hookspec
-def dss_import_done(run: Run, tree: Tree, branch: str, count: int) -> None:
+def dss_import_done(run: Run, tree: TreeDeclaration, branch: str, count: int) -> None:
     """Called after one branch of one tree has been imported.
 
     :param run: the current run.
@@ -152,7 +152,7 @@ def dss_import_done(run: Run, tree: Tree, branch: str, count: int) -> None:
 
 
 @hookspec(firstresult=True)
-def dss_handle_action(action: Action, destination: Tree, handler: Handler, run: Run) -> Result | None:
+def dss_handle_action(action: Action, destination: TreeDeclaration, handler: Handler, run: Run) -> Result | None:
     """Act on one difference. *First result wins.*
 
     The builtin implementation (``trylast``) dispatches to the destination's

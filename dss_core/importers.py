@@ -22,11 +22,11 @@ from .errors import ConfigurationError, DuplicateIdError, InputError
 from .gc_pause import gc_paused
 from .model import SCALAR, Model
 from .origin import Origin
-from .settings import DUPLICATE_POLICIES, Setting
+from .settings import CORE_SETTINGS, DUPLICATE_POLICIES, Setting, validate
 
 if TYPE_CHECKING:
+    from .declaration import TreeDeclaration
     from .store import BranchData
-    from .trees import Tree
 
 
 class Record:
@@ -67,7 +67,7 @@ class Importer:
     derived: ClassVar[bool] = False
     declared_settings: ClassVar[tuple[Setting, ...]] = ()
 
-    def __init__(self, tree: Tree, branch: str, settings: Mapping[str, Any] | None = None) -> None:
+    def __init__(self, tree: TreeDeclaration, branch: str, settings: Mapping[str, Any] | None = None) -> None:
         self.tree = tree
         self.branch = branch
         self.settings: dict[str, Any] = dict(settings or {})
@@ -105,8 +105,6 @@ class Importer:
         declares is a ConfigurationError: an undeclared setting could never
         be checked for typos.
         """
-        from .settings import CORE_SETTINGS
-
         if not any(s.name == key for s in (*type(self).declared_settings, *CORE_SETTINGS)):
             raise ConfigurationError(
                 f"{type(self).__name__} reads setting {key!r} but does not declare it: add "
@@ -176,8 +174,6 @@ def load_branch(importer: Importer, data: BranchData, on_duplicate: str | None =
 
 
 def _load_branch(importer: Importer, data: BranchData, on_duplicate: str | None) -> int:
-    from .settings import CORE_SETTINGS, validate
-
     declared = next(s for s in CORE_SETTINGS if s.name == "strip_idnumber")
     strip = importer.settings.get("strip_idnumber")
     strip = declared.default if strip is None else validate(

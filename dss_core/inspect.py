@@ -9,6 +9,7 @@ from typing import Any
 from .actions import jsonable
 from .errors import DssError
 from .settings import CORE_SETTINGS, TOP_LEVEL_SETTINGS
+from .trees import open_datastore
 
 
 def _version(dist: str) -> str:
@@ -59,7 +60,7 @@ def describe_installation(session: Any) -> list[str]:
         owner = registry.owners.get(("datastore", name), "")
         lines.append(f"  {name}  [{owner}]" + (f"  {ds.description}" if ds.description else ""))
         try:
-            source, dests = ds.open(session.config, pm, registry.trees)
+            source, dests = open_datastore(ds, session.config, pm, registry.trees)
         except DssError as exc:
             lines.append(f"    error: {exc}")
             continue
@@ -93,7 +94,7 @@ def check_datastore(session: Any, name: str | None) -> tuple[list[str], bool]:
 
     registry = session.registry
     ds = registry.datastore(name, session.config)
-    source, dests = ds.open(session.config, session.plugins, registry.trees)
+    source, dests = open_datastore(ds, session.config, session.plugins, registry.trees)
     lines = [f"datastore {ds.name}: source {source.name}, destinations "
              f"{', '.join(d.name for d in dests)}: branches mirror ({', '.join(source.branch_order)})"]
     ok = True
@@ -180,7 +181,8 @@ def _load_branch(tree: Any, branch: str, role: str, failed: list[str],
 
 def _settings_lines(tree: Any, branch: str) -> list[str]:
     """The branch's configured settings as ``    key = value``; secret ones as ``***``."""
-    from .settings import env_name, known_settings
+    from .configcheck import known_settings
+    from .settings import env_name
 
     known = known_settings(tree, branch)
     environ = tree.config.environ
@@ -201,7 +203,7 @@ def show_object(session: Any, name: str | None, branch: str, idnumber: str) -> t
 
     registry = session.registry
     ds = registry.datastore(name, session.config)
-    source, dests = ds.open(session.config, session.plugins, registry.trees)
+    source, dests = open_datastore(ds, session.config, session.plugins, registry.trees)
     if branch not in source.branches:
         raise DssError(f"datastore {ds.name} has no branch {branch!r} "
                        f"(branches: {', '.join(source.branch_order)})")

@@ -28,8 +28,8 @@ from .errors import ConfigurationError, PluginError
 
 if TYPE_CHECKING:
     from .config import Config
+    from .declaration import Datastore, TreeDeclaration
     from .importers import Importer
-    from .trees import Datastore, Tree
 
 ENTRY_POINT_GROUP = "dss"
 
@@ -163,7 +163,7 @@ class Registry:
     """Everything the plugins registered: importers, trees and datastores, by name."""
 
     importers: dict[str, type[Importer]] = field(default_factory=dict)
-    trees: dict[str, type[Tree]] = field(default_factory=dict)
+    trees: dict[str, type[TreeDeclaration]] = field(default_factory=dict)
     datastores: dict[str, Datastore] = field(default_factory=dict)
     owners: dict[tuple[str, str], str] = field(default_factory=dict)
 

@@ -1,129 +1,29 @@
-"""The runner: import, diff, apply, report, for one datastore.
+"""The runner: import, gate, diff, limit, apply, report, for one datastore.
 
 Reporting goes through the reporting hooks only; nothing here prints.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import traceback
-import uuid
-from collections import Counter
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .actions import ERROR, FAILED_STATUSES, Result, Status
+from .declaration import TreeDeclaration
+from .diff import diff
 from .errors import ConfigurationError, DssError, GateError
-from .gates import Allowances, check_limits, check_source, source_snapshots
+from .gates import check_limits, check_source, source_snapshots
+from .handlers import Handler
+from .loading import load_tree
+from .runs import APPLY, PLAN, Run, Summary
 
-if TYPE_CHECKING:
-    import pluggy
-
-    from .config import Config
-    from .handlers import Handler
-    from .state import SourceSnapshot, StateDir
-    from .trees import Tree
-
-PLAN, APPLY = "plan", "apply"
+__all__ = ["APPLY", "PLAN", "Run", "Summary", "check_report_path", "execute", "handle"]
 
 
-@dataclass
-class Run:
-    """One invocation of a sync: its identity, mode and options."""
-
-    id: str
-    mode: str  # "plan" or "apply"
-    plugins: pluggy.PluginManager
-    config: Config
-    datastore: str = ""
-    started: str = ""
-    stop_on_failure: bool = False
-    report_path: Path | None = None
-    options: dict[str, Any] = field(default_factory=dict)
-    verbose: int = 0
-    allow: Allowances = field(default_factory=Allowances)  # --accept, --allow-deletions
-    state: StateDir | None = None  # where the last accepted source is kept; None: no source gates
-
-    @classmethod
-    def create(cls, mode: str, plugins: pluggy.PluginManager, config: Config, **kwargs: Any) -> Run:
-        """A new run with a fresh id and the current time."""
-        started = dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
-        return cls(uuid.uuid4().hex, mode, plugins, config, started=started,
-                   options=dict(config.options), **kwargs)
-
-    @property
-    def dry_run(self) -> bool:
-        return self.mode == PLAN
-
-
-@dataclass
-class Summary:
-    """What a run did: counts per tree, branch, kind and status, plus what no handler implements."""
-
-    counts: Counter[tuple[str, str, str, str]] = field(default_factory=Counter)
-    not_implemented: Counter[str] = field(default_factory=Counter)
-    results: list[Result] = field(default_factory=list)
-    imported: dict[tuple[str, str], int] = field(default_factory=dict)  # records read
-    objects: dict[tuple[str, str], int] = field(default_factory=dict)  # objects kept
-    stopped: bool = False
-    error: str | None = None  # what stopped the run before it was done (exit code 2 or 3)
-    error_code: int = 0
-    gates: list[str] = field(default_factory=list)  # the guards that tripped, one line each
-    sources: dict[str, SourceSnapshot] = field(default_factory=dict)  # tonight's source
-
-    def add(self, result: Result) -> None:
-        a = result.action
-        self.counts[(a.tree, a.branch, a.kind, result.status.value)] += 1
-        if result.status is Status.NOT_IMPLEMENTED:
-            self.not_implemented[a.method] += 1
-        self.results.append(result)
-
-    @property
-    def actions(self) -> list[Any]:
-        """Every action of the run, in order."""
-        return [r.action for r in self.results]
-
-    @property
-    def failed(self) -> int:
-        """Actions whose handler failed or raised."""
-        return sum(1 for r in self.results if r.status in FAILED_STATUSES)
-
-    @property
-    def errors(self) -> int:
-        """Model error actions (err_no_attr, err_integrity)."""
-        return sum(1 for r in self.results if r.action.kind == ERROR)
-
-    def count(self, *, kind: str | None = None, status: str | None = None,
-              branch: str | None = None) -> int:
-        """Number of results matching the given kind, status and branch."""
-        return sum(n for (_, b, k, s), n in self.counts.items()
-                   if (kind is None or k == kind) and (status is None or s == status)
-                   and (branch is None or b == branch))
-
-    def by_branch(self) -> dict[str, dict[str, int]]:
-        """Counts per ``tree.branch`` and kind."""
-        table: dict[str, dict[str, int]] = {}
-        for (tree, branch, kind, _), n in sorted(self.counts.items()):
-            row = table.setdefault(f"{tree}.{branch}", {})
-            row[kind] = row.get(kind, 0) + n
-        return table
-
-    @property
-    def exit_code(self) -> int:
-        """0 all done (or planned); 1 some actions failed; 2 bad configuration or input
-        (a model error included); 3 stopped by a gate or limit."""
-        if self.error_code:
-            return self.error_code
-        if self.gates:
-            return 3
-        if self.errors:
-            return 2
-        return 1 if (self.failed or self.stopped) else 0
-
-
-def handle(run: Run, destination: Tree, handler: Any, action: Any) -> Result:
+def handle(run: Run, destination: TreeDeclaration, handler: Any, action: Any) -> Result:
     """Hand one action to the ``dss_handle_action`` hook; exceptions become a result."""
     try:
         result = run.plugins.hook.dss_handle_action(
@@ -154,7 +54,7 @@ def check_report_path(path: Path) -> None:
     raise ConfigurationError(f"cannot write the report to {os.fspath(path)}: {problem}")
 
 
-def _verify(run: Run, dest: Tree) -> None:
+def _verify(run: Run, dest: TreeDeclaration) -> None:
     """Ask the destination's handler to check the destination before it is read.
 
     A mapping the destination cannot hold (a boolean retire value on a
@@ -164,14 +64,12 @@ def _verify(run: Run, dest: Tree) -> None:
         dest.handler(dest, run).verify()
 
 
-def _begin_handlers(run: Run, destinations: list[Tree]) -> list[Handler]:
+def _begin_handlers(run: Run, destinations: Sequence[TreeDeclaration]) -> list[Handler]:
     """Make and begin every destination's handler before any action is applied.
 
     A destination that cannot begin (its database is down) stops the run
     with nothing applied anywhere; the handlers already begun are ended.
     """
-    from .handlers import Handler
-
     begun: list[Handler] = []
     try:
         for dest in destinations:
@@ -185,7 +83,7 @@ def _begin_handlers(run: Run, destinations: list[Tree]) -> list[Handler]:
     return begun
 
 
-def execute(run: Run, source: Tree, destinations: list[Tree], load: bool = True) -> Summary:
+def execute(run: Run, source: TreeDeclaration, destinations: Sequence[TreeDeclaration], load: bool = True) -> Summary:
     """Import (when ``load``), gate, diff, limit, apply or plan, and report, for each destination.
 
     The report hooks hear the end of every run, one that stopped included:
@@ -218,7 +116,7 @@ def _model_errors(actions: list[Any]) -> ConfigurationError:
         f"models do not match; nothing was applied): {shown}")
 
 
-def _execute(run: Run, source: Tree, destinations: list[Tree], load: bool,
+def _execute(run: Run, source: TreeDeclaration, destinations: Sequence[TreeDeclaration], load: bool,
              summary: Summary) -> None:
     hook = run.plugins.hook
     run.allow.check_names([source, *destinations])
@@ -228,12 +126,12 @@ def _execute(run: Run, source: Tree, destinations: list[Tree], load: bool,
             dest.mode_of(branch)  # a bad mode setting fails before the import, not after it
     hook.dss_report_start(run=run)
 
-    def import_tree(tree: Tree) -> None:
+    def import_tree(tree: TreeDeclaration) -> None:
         def done(branch: str, count: int) -> None:
             summary.imported[(tree.name, branch)] = count
             summary.objects[(tree.name, branch)] = len(tree.branch(branch))
             hook.dss_import_done(run=run, tree=tree, branch=branch, count=count)
-        tree.load(on_branch=done)
+        load_tree(tree, on_branch=done)
 
     if load:
         import_tree(source)
@@ -247,7 +145,7 @@ def _execute(run: Run, source: Tree, destinations: list[Tree], load: bool,
             import_tree(dest)
     # every diff is computed before any handler begins: data a derived property cannot
     # compute, in any branch of any destination, stops the run with nothing changed
-    plans = [(dest, list(source.diff(dest))) for dest in destinations]
+    plans = [(dest, list(diff(source, dest))) for dest in destinations]
     model_errors = [a for _, actions in plans for a in actions if a.kind == ERROR]
     trips = [line for dest, actions in plans for line in check_limits(dest, actions, run.allow)]
     if run.dry_run:

@@ -17,16 +17,13 @@ variables, which are always text (``DSS_SIS_USERS_STRIP=true``).
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from .errors import ConfigurationError
-
-if TYPE_CHECKING:
-    from .config import Config
-    from .trees import Tree
+from .redact import register_secret, register_url_secrets
 
 MODES = ("full", "create-only", "update-only", "no-retire")
 DUPLICATE_POLICIES = ("error", "first", "last")
@@ -116,8 +113,6 @@ def validate(setting: Setting, value: Any, where: str, from_env: bool = False) -
     from pydantic import ValidationError
 
     if setting.secret and isinstance(value, str):  # whatever its key, never printed
-        from .redact import register_secret, register_url_secrets
-
         if "@" in value or "://" in value:
             register_url_secrets(value)
         else:
@@ -154,95 +149,3 @@ def nearest(key: str, known: Iterable[str]) -> str:
 def env_name(name: str) -> str:
     """The environment spelling of a tree or branch name: ``DSS_<NAME>_...``."""
     return "".join(c if c.isalnum() else "_" for c in name).upper()
-
-
-def known_settings(tree: Tree, branch: str) -> dict[str, Setting]:
-    """Every setting branch ``branch`` of ``tree`` accepts: the core's, its importer's, the handler's."""
-    out = {s.name: s for s in CORE_SETTINGS}
-    try:
-        importer = tree.importer_class(branch)
-    except ConfigurationError:
-        importer = None
-    if importer is not None:
-        out.update((s.name, s) for s in importer.declared_settings)
-    if tree.handler is not None:
-        out.update((s.name, s) for s in tree.handler.declared_settings)
-    return out
-
-
-def check_configuration(config: Config, trees: Sequence[Tree]) -> None:
-    """Refuse unknown keys and values of the wrong type for ``trees``, before anything runs.
-
-    Looks at the top level, each tree's table and branch tables, and every
-    ``DSS_<TREE>_...`` environment variable of these trees.
-    """
-    where_file = f"{config.path.name}: " if config.path else ""
-    top = {s.name: s for s in TOP_LEVEL_SETTINGS}
-    for key, value in config.data.items():
-        if key not in top:
-            raise ConfigurationError(
-                f"{where_file}unknown setting {key!r}{nearest(key, top)}; the top level "
-                f"holds {', '.join(sorted(top))}")
-        if key != "trees":
-            validate(top[key], value, f"{where_file}{key}")
-    tables = config.data.get("trees", {})
-    for tree in trees:
-        per_branch = {b: known_settings(tree, b) for b in tree.branch_order}
-        tree_known: dict[str, Setting] = {}
-        for known in per_branch.values():
-            tree_known.update(known)
-        table = tables.get(tree.name, {}) if isinstance(tables, Mapping) else {}
-        for key, value in table.items():
-            where = f"{where_file}trees.{tree.name}.{key}"
-            if key in per_branch and isinstance(value, Mapping):
-                _check_table(value, per_branch[key], f"{where}", f"branch {tree.name}.{key}")
-            elif key in tree_known:
-                validate(tree_known[key], value, where)
-            else:
-                hint = nearest(key, [*tree_known, *per_branch])
-                what = "branch or setting" if isinstance(value, Mapping) else "setting"
-                raise ConfigurationError(
-                    f"{where}: unknown {what} {key!r}{hint}; tree {tree.name} has branches "
-                    f"{', '.join(tree.branch_order)} (dss list shows every setting)")
-        _check_environment(config.environ, tree, per_branch, tree_known)
-
-
-def _check_table(table: Mapping[str, Any], known: Mapping[str, Setting], where: str,
-                 what: str) -> None:
-    for key, value in table.items():
-        setting = known.get(key)
-        if setting is None:
-            raise ConfigurationError(
-                f"{where}.{key}: unknown setting {key!r}{nearest(key, known)} for {what} "
-                f"(dss list shows every setting)")
-        validate(setting, value, f"{where}.{key}")
-
-
-def _check_environment(environ: Mapping[str, str], tree: Tree,
-                       per_branch: Mapping[str, Mapping[str, Setting]],
-                       tree_known: Mapping[str, Setting]) -> None:
-    prefix = f"DSS_{env_name(tree.name)}_"
-    branch_prefixes = sorted(((f"{env_name(b)}_", b) for b in per_branch),
-                             key=lambda p: -len(p[0]))
-    for variable, value in environ.items():
-        if not variable.startswith(prefix):
-            continue
-        rest = variable[len(prefix):]
-        branch = next((b for p, b in branch_prefixes if rest.startswith(p)), None)
-        key = (rest[len(env_name(branch)) + 1:] if branch else rest).lower()
-        known = per_branch[branch] if branch else tree_known
-        setting = known.get(key)
-        if setting is None:
-            names = [f"{prefix}{env_name(branch) + '_' if branch else ''}{k.upper()}" for k in known]
-            raise ConfigurationError(
-                f"environment variable {variable}: unknown setting {key!r} for "
-                f"{'branch ' + tree.name + '.' + branch if branch else 'tree ' + tree.name}"
-                f"{nearest(variable, names)}")
-        validate(setting, value, f"environment variable {variable}", from_env=True)
-
-
-def setting_value(settings: Mapping[str, Any], name: str) -> Any:
-    """The value of core setting ``name`` in ``settings``, or its default."""
-    declared = next(s for s in CORE_SETTINGS if s.name == name)
-    value = settings.get(name)
-    return declared.default if value is None else value

@@ -37,7 +37,7 @@ from .importers import Importer
 from .model import Model
 from .plugins import builtin_plugin_manager
 from .runner import Run, Summary, execute
-from .trees import Branch, Datastore, Tree
+from .trees import Branch, Datastore, Tree, open_datastore
 
 
 def messages(actions: Iterable[Action]) -> list[str]:
@@ -175,7 +175,7 @@ def check_conformance(
     plugins = plugins or builtin_plugin_manager()
 
     def fresh() -> tuple[Tree, list[Tree]]:
-        source, dests = datastore.open(config, plugins, trees)
+        source, dests = open_datastore(datastore, config, plugins, trees)
         source.load()
         for d in dests:
             d.load()

@@ -10,7 +10,8 @@ from hypothesis import strategies as st
 
 from dss_core import Branch, Config, ConfigurationError, Importer, Model, Setting, Tree, redact
 from dss_core.plugins import builtin_plugin_manager
-from dss_core.settings import CORE_SETTINGS, check_configuration, nearest, parse_percent, validate
+from dss_core.configcheck import check_configuration
+from dss_core.settings import CORE_SETTINGS, nearest, parse_percent, validate
 
 
 class Person(Model):
