@@ -15,6 +15,16 @@ A model declares its fields with annotations, like a dataclass::
 The *tracked* attributes, the ones compared between trees, are the public
 fields and the public properties. Lists and sets are *membership*
 attributes: their elements are compared one by one.
+
+Type checkers (mypy, pyright) read a model like a keyword-only dataclass
+(``typing.dataclass_transform``): ``Student(idnumber="1", _lastfirst="Doe, Jo")``
+is checked against the declared fields and types. They check the declared
+types, not what the model coerces at run time: ``grade="3"`` for an ``int``
+field runs but is a type error (importers hand records to the generated
+builder, not to ``__init__``). A field without a default is required for
+them even where the model supplies one at run time (an empty set or list, a
+``None`` for an optional field): give it ``= set()``, ``= []`` or ``= None``
+to make it optional in calls too.
 """
 
 from __future__ import annotations
@@ -23,7 +33,7 @@ import types
 import typing
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, dataclass_transform
 
 from .errors import InputError
 from .origin import Origin
@@ -180,7 +190,30 @@ def _build_schema(cls: type) -> Schema:
     return Schema(fields, tracked, {n: type_of[n] for n in tracked}, coercers, exact)
 
 
-class Model:
+def _model_field(*, default: Any = None, init: bool = True, kw_only: bool = True,
+                 alias: str | None = None) -> Any:
+    """The field specifier of :class:`Model`'s bookkeeping attributes, for type checkers.
+
+    Never called at run time: it tells a type checker that such an attribute
+    is no constructor keyword (``init=False``), may be given by position
+    (``kw_only=False``) or is a keyword under another name (``alias``), as
+    :func:`dataclasses.field` would.
+    """
+    return default
+
+
+if TYPE_CHECKING:
+    # For type checkers only: classes derived from this one are read as keyword-only
+    # dataclasses, so each Model subclass gets a checked __init__ of its fields. At run
+    # time the base is plain `object` (Model's MRO, schema and builder are unchanged).
+    @dataclass_transform(kw_only_default=True, field_specifiers=(_model_field,))
+    class _Declared:
+        pass
+else:
+    _Declared = object
+
+
+class Model(_Declared):
     """Base class of every object held in a branch.
 
     Build an object by keyword: ``Student(idnumber="11111", homeroom="10B")``.
@@ -190,14 +223,20 @@ class Model:
     field), so every importer may yield plain strings.
     """
 
-    idnumber: str
     _dss_schema_cache: ClassVar[Schema | None] = None
     _dss_builder: ClassVar[Any] = None
-    # where the object came from: an Origin, or (compact, for the millions an importer makes)
-    # a template Origin shared by every object of one file plus this object's line in _dss_line
-    _dss_origin: Origin | None
-    _dss_line: int | None
-    _dss_where: tuple[str, str] | None
+    if TYPE_CHECKING:
+        # Declared for type checkers only (at run time __init__ and the builder set them),
+        # as each is in a subclass's checked __init__: idnumber first, by position or
+        # keyword, then every field by keyword.
+        idnumber: str = _model_field(kw_only=False)
+        # Where the object came from: an Origin, or (compact, for the millions an importer
+        # makes) a template Origin shared by every object of one file plus this object's
+        # line in _dss_line. Its constructor keyword is `_origin` (internal); the others
+        # are no keyword at all (as bare annotations they would be required ones).
+        _dss_origin: Origin | None = _model_field(default=None, alias="_origin")
+        _dss_line: int | None = _model_field(init=False)
+        _dss_where: tuple[str, str] | None = _model_field(init=False)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
