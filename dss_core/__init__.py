@@ -8,13 +8,20 @@ from __future__ import annotations
 
 from .actions import ADD, ERROR, KINDS, NEW, OLD, REMOVE, UPDATE, Action, Result, Status
 from .config import Config
-from .errors import ConfigurationError, DssError, DuplicateIdError, InputError, PluginError
+from .errors import (
+    ConfigurationError,
+    DssError,
+    DuplicateIdError,
+    GateError,
+    InputError,
+    PluginError,
+)
 from .handlers import Handler
 from .hookspecs import hookimpl, hookspec
 from .importers import GeneratorImporter, Importer, Record
-from .model import Model
+from .model import LIST, SCALAR, SET, Model
 from .origin import Origin
-from .redact import redact, register_secret, register_url_secrets
+from .redaction import mask_url, redact, register_secret, register_url_secrets
 from .runner import Run, Summary
 from .settings import Setting
 from .store import BranchData
@@ -24,9 +31,9 @@ from .values import parse_bool
 __version__ = "0.1.0"
 
 __all__ = [
-    "ADD", "ERROR", "KINDS", "NEW", "OLD", "REMOVE", "UPDATE",
+    "ADD", "ERROR", "KINDS", "LIST", "NEW", "OLD", "REMOVE", "SCALAR", "SET", "UPDATE",
     "Action", "Branch", "BranchData", "Config", "ConfigurationError", "Datastore", "DssError",
-    "DuplicateIdError", "GeneratorImporter", "Handler", "Importer", "InputError", "Model",
+    "DuplicateIdError", "GateError", "GeneratorImporter", "Handler", "Importer", "InputError", "Model",
     "Origin", "PluginError", "Record", "Result", "Run", "Setting", "Status", "Summary", "Tree",
-    "hookimpl", "hookspec", "open_datastore", "parse_bool", "redact", "register_secret", "register_url_secrets",
+    "hookimpl", "hookspec", "mask_url", "open_datastore", "parse_bool", "redact", "register_secret", "register_url_secrets",
 ]

@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 import click
 
 from .errors import DssError, GateError
-from .redact import redact
+from .redaction import redact
 
 F = TypeVar("F", bound=Callable[..., Any])
 

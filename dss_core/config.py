@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from .errors import ConfigurationError
-from .redact import register_secret, register_url_secrets
+from .redaction import register_secret, register_url_secrets
 
 CONFIG_FILES = ("dss.toml", "pyproject.toml")
 

@@ -23,7 +23,7 @@ from functools import cache
 from typing import Any, Literal
 
 from .errors import ConfigurationError
-from .redact import register_secret, register_url_secrets
+from .redaction import register_secret, register_url_secrets
 
 MODES = ("full", "create-only", "update-only", "no-retire")
 DUPLICATE_POLICIES = ("error", "first", "last")

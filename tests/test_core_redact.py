@@ -21,7 +21,7 @@ def test_password_in_a_url_with_driver_and_port() -> None:
 
 @pytest.fixture(autouse=True)
 def _no_registered_secrets():
-    from dss_core.redact import clear_secrets
+    from dss_core.redaction import clear_secrets
 
     clear_secrets()
     yield

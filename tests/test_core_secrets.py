@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dss_core import Config, redact, register_secret, register_url_secrets
-from dss_core.redact import clear_secrets, mask_url
+from dss_core.redaction import clear_secrets, mask_url
 
 # printable, with what breaks a URL: @ : / % ? & = # space quotes backslash ('*' is the mask)
 ALPHABET = "abcXYZ019" + "@:/%?&=# '\"\\!$;,.()[]+~-_"

@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from dss_core import Branch, Config, ConfigurationError, Importer, Model, Setting, Tree, redact
-from dss_core.plugins import builtin_plugin_manager
 from dss_core.configcheck import check_configuration
+from dss_core.plugins import builtin_plugin_manager
 from dss_core.settings import CORE_SETTINGS, nearest, parse_percent, validate
 
 

@@ -11,7 +11,7 @@ import sys
 
 from ..actions import KINDS, Result, Status
 from ..hookspecs import hookimpl
-from ..redact import redact
+from ..redaction import redact
 from ..runner import Run, Summary
 
 _LOUD = (Status.FAILURE, Status.EXCEPTION)

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..errors import DssError, GateError
 from ..hookspecs import hookimpl
 from ..private_files import write_private
-from ..redact import redact
+from ..redaction import redact
 from ..runner import Run, Summary
 
 

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from dss_core import redact
+from dss_core import redact  # the function (dss_core.redaction holds it)
 
 from . import schema
 from .groups import groups_of

@@ -6,8 +6,7 @@ import os
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dss_sql import SQLHandler, SQLImporter, SQLMapping
-from dss_sql.handler import BoundTable
+from dss_sql import BoundTable, SQLHandler, SQLImporter, SQLMapping
 
 from dss_core import ConfigurationError, Setting
 

@@ -12,13 +12,15 @@ database is first used.
 from __future__ import annotations
 
 from .engine import dispose_engines, get_engine, one_line, resolve_url
-from .handler import SQLHandler
+from .handler import BoundTable, MappingProblems, SQLHandler
 from .importer import SQLImporter, reflect_table
-from .mapping import LinkMap, MappedImporter, SQLMapping, TableMap
+from .mapping import MappedImporter, SQLMapping
+from .tables import LinkMap, TableMap, TableMapping
 
 __version__ = "0.1.0"
 
 __all__ = [
-    "LinkMap", "MappedImporter", "SQLHandler", "SQLImporter", "SQLMapping", "TableMap",
+    "BoundTable", "LinkMap", "MappedImporter", "MappingProblems", "SQLHandler", "SQLImporter",
+    "SQLMapping", "TableMap", "TableMapping",
     "dispose_engines", "get_engine", "one_line", "reflect_table", "resolve_url",
 ]

@@ -12,9 +12,14 @@ import threading
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from dss_core import ConfigurationError, InputError, redact, register_url_secrets
-from dss_core.errors import DssError
-from dss_core.redact import mask_url
+from dss_core import (
+    ConfigurationError,
+    DssError,
+    InputError,
+    mask_url,
+    redact,
+    register_url_secrets,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dss_core import Action, ConfigurationError, Handler, InputError, Result, Setting, Status
-from dss_core.actions import ERROR
+from dss_core import ERROR, Action, ConfigurationError, Handler, InputError, Result, Setting, Status
 
 from .engine import connect, one_line, redact_url, resolve_url
 from .importer import reflect_table
-from .mapping import LinkMap, SQLMapping, TableMap, check_columns
+from .tables import LinkMap, TableMap, TableMapping, check_columns
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, RootTransaction
@@ -104,7 +103,7 @@ class SQLHandler(Handler):
         Setting("url", str, None, "the SQLAlchemy database URL (DSS_<TREE>_URL)", secret=True),
         Setting("batch_size", int, 500, "actions committed per transaction"),
     )
-    mapping: ClassVar[SQLMapping | None] = None
+    mapping: ClassVar[TableMapping | None] = None
     url: ClassVar[str | None] = None
     batch_size: ClassVar[int | None] = None
 
@@ -274,7 +273,7 @@ class SQLHandler(Handler):
 
         * a mapped scalar attribute whose model type does not fit its column
           (a ``bool`` attribute on an INTEGER or SMALLINT column, a ``str`` on
-          an INTEGER one; see :func:`~dss_sql.mapping.fits`), and likewise a
+          an INTEGER one; see :func:`~dss_sql.tables.fits`), and likewise a
           set or list attribute's elements in its link table's member column
           (where text in a number column passes: members are most often
           idnumbers, converted to the column's type like the key);
@@ -286,7 +285,7 @@ class SQLHandler(Handler):
           retire values; and a NOT NULL column without a default that nothing
           fills (:meth:`check_inserts`).
         """
-        from .mapping import column_python_type, converted, fits, sql_name
+        from .tables import column_python_type, converted, fits, sql_name
 
         model = self.tree.branches[branch].model
         schema = model.schema()
@@ -354,14 +353,14 @@ class SQLHandler(Handler):
         return f"{table.fullname}.{column.name}"
 
     def _type(self, column: Any) -> str:
-        from .mapping import column_type_name
+        from .tables import column_type_name
 
         return column_type_name(column, self.connection.dialect)
 
     def _value_problem(self, what: str, value: Any, table: Any, column: Any,
                        retire_value: Any = None) -> str | None:
         """Why ``value`` (a ``retire`` or ``active`` value) cannot be written to ``column``, or None."""
-        from .mapping import column_python_type, converted, fits
+        from .tables import column_python_type, converted, fits
 
         name = self._name(table, column)
         if value is None:

@@ -278,7 +278,7 @@ def test_begin_refuses_before_anything_is_written(db_url):
 
 
 def test_bool_in_a_boolean_column_and_int_in_a_text_column_fit(sqlite_url):
-    from dss_sql.mapping import fits
+    from dss_sql.tables import fits
 
     md = sa.MetaData()
     table = sa.Table("t", md, sa.Column("b", sa.Boolean), sa.Column("s", sa.String(10)),

@@ -23,7 +23,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dss_core import Config, ConfigurationError, redact
-from dss_core.redact import clear_secrets
+from dss_core.redaction import clear_secrets
 
 ALPHABET = "abcXYZ019" + "@:/%?&=# '\"\\!$;,.()[]+~-_"  # printable, '*' is the mask
 PASSWORDS = st.text(alphabet=ALPHABET, min_size=4, max_size=16).filter(lambda p: p.strip() == p)
