@@ -108,21 +108,30 @@ class TreeDeclaration:
         self._plugins = plugins
         self._store = store or Store()
         self.branches: dict[str, Branch] = self.declared_branches()
-        self.branch_order: list[str] = self._order()
+        self.branch_order: list[str] = self._order(strict=False)
 
     def add_branches(self, branches: Iterable[Branch]) -> None:
-        """Add branches a plugin discovered (``dss_branches``); a declared one of the name wins."""
+        """Add branches a plugin discovered (``dss_branches``); a declared one of the name wins.
+
+        ``order`` may name a branch that only discovery brings; once every
+        plugin was asked, :meth:`check_order` refuses a name still unknown.
+        """
         for branch in branches:
             if not branch.name:
                 raise ConfigurationError(f"a plugin added a branch without a name to {self.name}")
             self.branches.setdefault(branch.name, branch)
-        self.branch_order = self._order()
+        self.branch_order = self._order(strict=False)
 
-    def _order(self) -> list[str]:
+    def check_order(self) -> None:
+        """Raise ConfigurationError when ``order`` names a branch the tree does not have."""
+        self.branch_order = self._order(strict=True)
+
+    def _order(self, strict: bool) -> list[str]:
         order = list(type(self).order or self.branches)
         unknown = [n for n in order if n not in self.branches]
-        if unknown:
+        if unknown and strict:
             raise ConfigurationError(f"tree {self.name}: order names unknown branches {unknown}")
+        order = [n for n in order if n in self.branches]
         return order + [n for n in self.branches if n not in order]
 
     @classmethod

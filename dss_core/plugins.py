@@ -16,7 +16,7 @@ from __future__ import annotations
 import importlib
 import os
 import traceback
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from importlib import metadata
 from typing import TYPE_CHECKING, Any
@@ -94,13 +94,20 @@ def build_plugin_manager(
     block: Iterable[str] = (),
     strict: bool = False,
     extra: Iterable[object] = (),
+    trace: bool | None = None,
 ) -> DssPluginManager:
     """Build the plugin manager for one command.
 
     Order: the builtin plugins, then each ``dss`` entry point (sorted by
-    name, loaded one by one), then ``extra`` plugin objects (tests).
+    name, loaded one by one), then ``extra`` plugin objects (tests). An
+    entry-point name that two distributions use is an error naming both
+    (``--block NAME`` skips one): dss cannot tell which one the user meant. ``trace`` (default: the
+    environment variable ``DSS_TRACE_HOOKS=1``) prints every hook call and
+    what each implementation returned, on stderr.
     """
     pm = DssPluginManager()
+    if trace if trace is not None else os.environ.get("DSS_TRACE_HOOKS", "") not in ("", "0"):
+        enable_tracing(pm)
     _register_builtins(pm)
     if autoload is None:
         autoload = os.environ.get("DSS_DISABLE_PLUGIN_AUTOLOAD", "") in ("", "0")
@@ -109,13 +116,19 @@ def build_plugin_manager(
     wanted = set(only) if only is not None else None
     blocked = set(block)
     if autoload or wanted:
+        owners: dict[str, str] = {}  # entry-point name -> the distribution that registered it
         for ep in sorted(metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
             if ep.name in blocked or (wanted is not None and ep.name not in wanted):
                 continue
-            if pm.has_plugin(ep.name):
-                continue
             dist = ep.dist
             dist_name = dist.name if dist else "?"
+            if ep.name in owners:
+                if _same_distribution(owners[ep.name], dist_name):
+                    continue  # one distribution found twice on the path: Python imports the first
+                raise PluginError(
+                    f"two distributions register the dss plugin {ep.name!r}: "
+                    f"{owners[ep.name]} and {dist_name}; uninstall one, or --block {ep.name}")
+            owners[ep.name] = dist_name
             try:
                 plugin = ep.load()
                 pm.register(plugin, name=ep.name)
@@ -136,7 +149,32 @@ def build_plugin_manager(
     return pm
 
 
-def _owner(pm: pluggy.PluginManager, plugin: object) -> str:
+def _same_distribution(a: str, b: str) -> bool:
+    def norm(name: str) -> str:
+        return name.lower().replace("_", "-").replace(".", "-")
+    return norm(a) == norm(b)
+
+
+def enable_tracing(pm: pluggy.PluginManager, write: Callable[[str], object] | None = None) -> None:
+    """Print each hook call, its implementations and their results (``DSS_TRACE_HOOKS=1``, ``-vv``).
+
+    Uses pluggy's own tracing, so wrappers and every implementation are shown
+    as pluggy runs them. Values are printed redacted; tracing is for
+    debugging a plugin and shows data values (never at the default level).
+    """
+    import sys
+
+    from .redaction import redact
+
+    def writer(text: str) -> None:
+        (write or sys.stderr.write)(redact(text))
+
+    pm.trace.root.setwriter(writer)
+    pm.enable_tracing()
+
+
+def owner_of(pm: pluggy.PluginManager, plugin: object) -> str:
+    """Who registered ``plugin``: its distribution and plugin name, or dss-core."""
     name = str(pm.get_name(plugin) or getattr(plugin, "__name__", repr(plugin)))
     for info in getattr(pm, "loaded", []):
         if info.name == name:
@@ -146,16 +184,42 @@ def _owner(pm: pluggy.PluginManager, plugin: object) -> str:
     return f"plugin {name!r}"
 
 
-def _collect(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
-    """Call one collecting hook implementation by implementation, keeping who returned what."""
+def collect(pm: pluggy.PluginManager, hook_name: str, **kwargs: Any) -> list[tuple[str, Any]]:
+    """Call a collecting hook through pluggy, one plugin at a time, keeping who returned what.
+
+    Each plugin's implementation is called through
+    :meth:`pluggy.PluginManager.subset_hook_caller`, so its hook wrappers and
+    tracing run as for any hook call; a plugin returning ``None`` adds nothing.
+    """
     out: list[tuple[str, Any]] = []
-    hook = getattr(pm.hook, hook_name)
-    for impl in reversed(hook.get_hookimpls()):
-        args = {name: kwargs[name] for name in impl.argnames}
-        items = impl.function(**args)
-        for item in items or ():
-            out.append((_owner(pm, impl.plugin), item))
+    implementers = [impl.plugin for impl in reversed(getattr(pm.hook, hook_name).get_hookimpls())]
+    everyone = [p for _, p in pm.list_name_plugin()]
+    for plugin in implementers:
+        caller = pm.subset_hook_caller(hook_name, [p for p in everyone if p is not plugin])
+        for items in caller(**kwargs):
+            for item in items or ():
+                out.append((owner_of(pm, plugin), item))
     return out
+
+
+def registered_importers(pm: pluggy.PluginManager) -> tuple[dict[str, type[Importer]],
+                                                            dict[str, str]]:
+    """Every importer the plugins register, by name, and who registered each.
+
+    The one way dss finds an importer by name (``Branch(..., importer="csv")``,
+    ``dss list``): a name two plugins register is a :class:`PluginError`
+    naming both.
+    """
+    importers: dict[str, type[Importer]] = {}
+    owners: dict[str, str] = {}
+    for owner, importer in collect(pm, "dss_importers"):
+        name = importer.name or importer.__name__
+        if name in importers and importers[name] is not importer:
+            raise PluginError(
+                f"two plugins register the importer {name!r}: {owners[name]} and {owner}")
+        importers[name] = importer
+        owners[name] = owner
+    return importers, owners
 
 
 @dataclass
@@ -171,11 +235,12 @@ class Registry:
     def collect(cls, pm: pluggy.PluginManager, config: Config) -> Registry:
         """Ask every plugin for its importers, trees and datastores; reject clashing names."""
         reg = cls()
-        for owner, importer in _collect(pm, "dss_importers"):
-            reg._add("importer", importer.name or importer.__name__, importer, reg.importers, owner)
-        for owner, tree in _collect(pm, "dss_trees", config=config):
+        importers, owners = registered_importers(pm)
+        for name, importer in importers.items():
+            reg._add("importer", name, importer, reg.importers, owners[name])
+        for owner, tree in collect(pm, "dss_trees", config=config):
             reg._add("tree", tree.name, tree, reg.trees, owner)
-        for owner, ds in _collect(pm, "dss_datastores", config=config):
+        for owner, ds in collect(pm, "dss_datastores", config=config):
             reg._add("datastore", ds.name, ds, reg.datastores, owner)
             for spec in [ds.source, *ds.destinations]:
                 if not isinstance(spec, str) and spec.name not in reg.trees:
@@ -211,10 +276,12 @@ class Registry:
 
 
 def find_importer(pm: pluggy.PluginManager, name: str, where: str = "") -> type[Importer]:
-    """The importer class registered under ``name``."""
-    for importers in pm.hook.dss_importers():
-        for importer in importers or ():
-            if importer.name == name:
-                return importer
-    raise ConfigurationError(
-        f"{where + ': ' if where else ''}no importer named {name!r} is installed (see `dss list`)")
+    """The importer class registered under ``name`` (see :func:`registered_importers`)."""
+    importers, _ = registered_importers(pm)
+    try:
+        return importers[name]
+    except KeyError:
+        known = ", ".join(sorted(importers)) or "none"
+        raise ConfigurationError(
+            f"{where + ': ' if where else ''}no importer named {name!r} is installed "
+            f"(installed: {known}; see `dss list`)") from None

@@ -67,6 +67,7 @@ class Tree(TreeDeclaration):
         super().__init__(config=config, plugins=plugins, store=store)
         for extra in self.plugins.hook.dss_branches(tree=self):
             self.add_branches(extra or ())
+        self.check_order()
 
     @property
     def plugins(self) -> pluggy.PluginManager:
