@@ -125,9 +125,10 @@ def build_plugin_manager(
             if ep.name in owners:
                 if _same_distribution(owners[ep.name], dist_name):
                     continue  # one distribution found twice on the path: Python imports the first
+                first, second = sorted((owners[ep.name], dist_name))
                 raise PluginError(
                     f"two distributions register the dss plugin {ep.name!r}: "
-                    f"{owners[ep.name]} and {dist_name}; uninstall one, or --block {ep.name}")
+                    f"{first} and {second}; uninstall one, or --block {ep.name}")
             owners[ep.name] = dist_name
             try:
                 plugin = ep.load()
@@ -215,8 +216,8 @@ def registered_importers(pm: pluggy.PluginManager) -> tuple[dict[str, type[Impor
     for owner, importer in collect(pm, "dss_importers"):
         name = importer.name or importer.__name__
         if name in importers and importers[name] is not importer:
-            raise PluginError(
-                f"two plugins register the importer {name!r}: {owners[name]} and {owner}")
+            first, second = sorted((owners[name], owner))
+            raise PluginError(f"two plugins register the importer {name!r}: {first} and {second}")
         importers[name] = importer
         owners[name] = owner
     return importers, owners
@@ -250,8 +251,8 @@ class Registry:
 
     def _add(self, kind: str, name: str, obj: Any, table: dict[str, Any], owner: str) -> None:
         if name in table and table[name] is not obj:
-            raise PluginError(
-                f"two plugins register the {kind} {name!r}: {self.owners[(kind, name)]} and {owner}")
+            first, second = sorted((self.owners[(kind, name)], owner))
+            raise PluginError(f"two plugins register the {kind} {name!r}: {first} and {second}")
         table[name] = obj
         self.owners[(kind, name)] = owner
 

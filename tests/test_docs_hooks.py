@@ -1,16 +1,14 @@
-"""Meta-tests: every hookspec is documented, and every hook is exercised somewhere in the tests."""
+"""Meta-tests: every hookspec is documented (tests/test_hooks_meta.py shows each one called)."""
 
 from __future__ import annotations
 
 import inspect
-from pathlib import Path
 
 import pytest
 
 from dss_core import hookspecs
 
 HOOKS = hookspecs.hook_names()
-TESTS = Path(__file__).parent
 
 
 def test_there_are_hooks_for_every_phase():
@@ -33,8 +31,5 @@ def test_hookspec_documents_every_argument_and_return(name: str):
     assert ("First result wins" in doc) == firstresult
 
 
-@pytest.mark.parametrize("name", HOOKS)
-def test_every_hook_is_exercised_by_a_test(name: str):
-    texts = [p.read_text() for p in TESTS.rglob("*.py") if p.name != Path(__file__).name]
-    assert any(f"def {name}(" in t or f"hook.{name}(" in t for t in texts), (
-        f"no test or test plugin implements {name}")
+# Every hook being called, with what its docstring promises, is shown by a real installed
+# plugin in tests/test_hooks_meta.py (not by searching the test files for its name).
