@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 from ..actions import KINDS, Result, Status
+from ..declaration import TreeDeclaration
 from ..hookspecs import hookimpl
 from ..redaction import redact
 from ..runner import Run, Summary
@@ -24,6 +25,22 @@ def _echo(text: str, err: bool = False) -> None:
 
 def _quiet(run: Run) -> bool:
     return bool(run.options.get("quiet"))
+
+
+@hookimpl(trylast=True)
+def dss_report_start(run: Run) -> None:
+    """With ``-v``: which run starts, on stderr (stdout keeps the plan's lines)."""
+    if run.verbose and not _quiet(run):
+        _echo(f"dss {run.mode} {run.datastore}: run {run.id[:12]} started {run.started}", err=True)
+
+
+@hookimpl(trylast=True)
+def dss_import_done(run: Run, tree: TreeDeclaration, branch: str, count: int) -> None:
+    """With ``-v``: each branch as it is imported, records read and objects kept, on stderr."""
+    if run.verbose and not _quiet(run):
+        objects = len(tree.branch(branch))
+        _echo(f"imported {tree.name}.{branch}: {count:,} record{'' if count == 1 else 's'}, "
+              f"{objects:,} object{'' if objects == 1 else 's'}", err=True)
 
 
 @hookimpl(trylast=True)
