@@ -7,11 +7,14 @@ a deletion limit (nothing was applied).
 
 from __future__ import annotations
 
+import copy
+import io
+import os
 import sys
 import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, NoReturn, TypeVar
 
 import click
 
@@ -56,7 +59,8 @@ class Session:
 
             try:
                 self._pm = build_plugin_manager(autoload=self.autoload, only=self.only,
-                                                block=self.block, strict=self.strict)
+                                                block=self.block, strict=self.strict,
+                                                trace=True if self.verbose >= 2 else None)
             except DssError as exc:  # --strict-plugins, or --plugin NAME not installed
                 fail(str(exc), exc.exit_code)
             for failure in self._pm.load_failures:
@@ -91,7 +95,7 @@ def _session(ctx: click.Context) -> Session:
     return obj
 
 
-def fail(message: str, code: int = 2) -> None:
+def fail(message: str, code: int = 2) -> NoReturn:
     """Print one line on stderr and exit with ``code``."""
     click.echo(f"dss: error: {redact(message)}", err=True)
     sys.exit(code)
@@ -101,7 +105,7 @@ def fail(message: str, code: int = 2) -> None:
 MAX_GATE_LINES = 12
 
 
-def stopped(exc: GateError) -> None:
+def stopped(exc: GateError) -> NoReturn:
     """Print each tripped guard on stderr, one line each, and exit 3."""
     trips = exc.trips
     shown = trips if len(trips) <= MAX_GATE_LINES else trips[:MAX_GATE_LINES - 1]
@@ -136,41 +140,99 @@ def reports_errors(func: F) -> F:
     return wrapper  # type: ignore[return-value]
 
 
+#: ``ctx.meta`` keys of one invocation: its commands (the builtins and the plugins'),
+#: and its run/plan commands with the plugins' options.
+_COMMANDS = "dss.commands"
+_WITH_OPTIONS = "dss.commands_with_options"
+
+
+def _warn(exc: DssError) -> None:
+    click.echo(f"dss: warning: {redact(str(exc))}", err=True)
+
+
 class DssGroup(click.Group):
-    """Adds plugin commands (``dss_register_commands``) and plugin options to run/plan."""
+    """The ``dss`` group: plugin commands and run/plan options, added for one invocation.
 
-    _plugins_added = False
+    The options choosing the plugins (``--no-plugins``, ``--plugin``,
+    ``--block``, ``--strict-plugins``, ``--config``, ``-v``) are read from the
+    raw arguments before click processes any option: ``--help`` and
+    ``--version`` are eager, and list the commands (loading the plugins)
+    before the group's callback runs. Commands (``dss_register_commands``)
+    and options (``dss_cli_options``) of plugins go into copies kept in the
+    context, never into the module-level ``cli``, ``run`` and ``plan``, so a
+    second invocation in one process starts from the builtins again.
+    """
 
-    def _add_plugin_commands(self, ctx: click.Context) -> None:
-        if self._plugins_added:
-            return
-        self._plugins_added = True
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        if not isinstance(ctx.find_root().obj, Session):
+            ctx.find_root().obj = Session.from_params(self._peek(ctx, args))
+        return super().parse_args(ctx, args)
+
+    def _peek(self, ctx: click.Context, args: list[str]) -> dict[str, Any]:
+        """The group's options as given (nothing processed, no callback run); {} on a usage error."""
         try:
-            _session(ctx).plugins.hook.dss_register_commands(cli=self)
-        except DssError as exc:
-            click.echo(f"dss: warning: {redact(str(exc))}", err=True)
+            opts, _, _ = self.make_parser(ctx).parse_args(args=list(args))
+        except click.UsageError:
+            return {}  # the real parse reports it
+        return dict(opts)
 
-    def list_commands(self, ctx: click.Context) -> list[str]:
-        self._add_plugin_commands(ctx)
-        return super().list_commands(ctx)
+    def _commands(self, ctx: click.Context) -> dict[str, click.Command]:
+        """This invocation's commands: the builtins, then what the plugins register."""
+        meta = ctx.meta
+        if _COMMANDS not in meta:
+            group = copy.copy(self)
+            group.commands = dict(self.commands)
+            meta[_COMMANDS] = group.commands
+            try:
+                _session(ctx).plugins.hook.dss_register_commands(cli=group)
+            except DssError as exc:
+                _warn(exc)
+            meta[_COMMANDS] = {**group.commands, **self.commands}  # a builtin is never replaced
+        commands: dict[str, click.Command] = meta[_COMMANDS]
+        return commands
 
-    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        command = super().get_command(ctx, cmd_name)
-        if command is None:
-            self._add_plugin_commands(ctx)
-            return super().get_command(ctx, cmd_name)
-        if cmd_name in ("run", "plan") and not getattr(command, "_dss_options_added", False):
+    def _with_plugin_options(self, ctx: click.Context, command: click.Command) -> click.Command:
+        """A copy of ``command`` (run, plan) with the options of every plugin added."""
+        made: dict[str, click.Command] = ctx.meta.setdefault(_WITH_OPTIONS, {})
+        name = command.name or ""
+        if name not in made:
+            extra: list[click.Parameter] = []
             try:
                 for options in _session(ctx).plugins.hook.dss_cli_options():
-                    command.params.extend(options or ())
+                    extra.extend(options or ())
             except DssError as exc:
-                click.echo(f"dss: warning: {redact(str(exc))}", err=True)
-            command._dss_options_added = True  # type: ignore[attr-defined]
+                _warn(exc)
+            made[name] = copy.copy(command)
+            made[name].params = [*command.params, *extra]
+        return made[name]
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(self._commands(ctx))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        command = self.commands.get(cmd_name)
+        if command is None:
+            return self._commands(ctx).get(cmd_name)
+        if cmd_name in ("run", "plan"):
+            return self._with_plugin_options(ctx, command)
         return command
 
 
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """``dss --version``: dss-core and every plugin the options load, with their versions."""
+    if not value or ctx.resilient_parsing:
+        return
+    from .inspect import describe_versions
+
+    for line in describe_versions(_session(ctx)):
+        click.echo(line)
+    ctx.exit()
+
+
 @click.group(cls=DssGroup, context_settings={"help_option_names": ["-h", "--help"]})
-@click.version_option(package_name="dss-core", prog_name="dss")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True,
+              callback=_print_version,
+              help="Show the version of dss-core and of every plugin loaded, and exit.")
 @click.option("--config", "config_path", type=click.Path(dir_okay=False),
               help="Configuration file (default: dss.toml, else [tool.dss] in pyproject.toml).")
 @click.option("--no-plugins", is_flag=True, default=None,
@@ -179,7 +241,8 @@ class DssGroup(click.Group):
               help="Load only this plugin (repeatable; also DSS_PLUGINS=a,b).")
 @click.option("--block", multiple=True, metavar="NAME", help="Do not load this plugin (repeatable).")
 @click.option("--strict-plugins", is_flag=True, help="A plugin that fails to load is an error.")
-@click.option("-v", "--verbose", count=True, help="Show every result, and tracebacks.")
+@click.option("-v", "--verbose", count=True,
+              help="Show every result, and tracebacks; -vv also traces every hook call.")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, no_plugins: bool | None, only: tuple[str, ...],
         block: tuple[str, ...], strict_plugins: bool, verbose: int) -> None:
@@ -188,8 +251,8 @@ def cli(ctx: click.Context, config_path: str | None, no_plugins: bool | None, on
     Trees, branches and handlers come from installed plugins (entry-point
     group `dss`); `dss list` shows them.
     """
-    ctx.obj = Session(config_path, False if no_plugins else None, only, block, strict_plugins,
-                      verbose)
+    # the session was made from these same options in DssGroup.parse_args
+    _session(ctx)
 
 
 def _run_options(func: F) -> F:
@@ -282,13 +345,20 @@ def plan(ctx: click.Context, name: str | None, report: Path | None, quiet: bool,
 
 
 @cli.command("list")
+@click.option("--json", "as_json", is_flag=True,
+              help="The same as JSON: plugins, load failures, importers, settings, datastores.")
 @click.pass_context
 @reports_errors
-def list_(ctx: click.Context) -> None:
+def list_(ctx: click.Context, as_json: bool) -> None:
     """Installed plugins, importers and datastores with their trees and branches."""
-    from .inspect import describe_installation
+    from .inspect import describe_installation, installation
 
     session = _session(ctx)
+    if as_json:
+        import json
+
+        click.echo(redact(json.dumps(installation(session), indent=2)))
+        return
     for line in describe_installation(session):
         click.echo(redact(line))
 
@@ -325,6 +395,54 @@ def check(ctx: click.Context, name: str | None) -> None:
     sys.exit(0 if ok else 2)
 
 
+class _PipeSafeWriter(io.RawIOBase):
+    """A file descriptor whose output is dropped once its reader has gone (a closed pipe)."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__()
+        self.fd = fd
+        self.reader_gone = False
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return self.fd
+
+    def isatty(self) -> bool:
+        return os.isatty(self.fd)
+
+    def write(self, data: Any) -> int:
+        size = memoryview(data).nbytes
+        if not self.reader_gone:
+            try:
+                return os.write(self.fd, data)
+            except BrokenPipeError:
+                self.reader_gone = True
+        return size
+
+
+def _pipe_safe(stream: Any, write_through: bool = False) -> Any:
+    """``stream`` (sys.stdout, sys.stderr) writing through a :class:`_PipeSafeWriter`."""
+    try:
+        fd = stream.fileno()
+        stream.flush()
+    except (AttributeError, OSError, ValueError):  # no file descriptor: leave it
+        return stream
+    return io.TextIOWrapper(io.BufferedWriter(_PipeSafeWriter(fd)),
+                            encoding=getattr(stream, "encoding", None),
+                            errors=getattr(stream, "errors", None),
+                            line_buffering=getattr(stream, "line_buffering", False),
+                            write_through=write_through)
+
+
 def main() -> None:
-    """Entry point of the ``dss`` console script."""
+    """Entry point of the ``dss`` console script.
+
+    A closed stdout or stderr (``dss list | head -1``) is no error: what is
+    written after the reader has gone is dropped, and the command finishes as
+    it would have, with its own exit code (a run is never cut short by it).
+    """
+    sys.stdout = _pipe_safe(sys.stdout)
+    sys.stderr = _pipe_safe(sys.stderr, write_through=True)
     cli(prog_name="dss")

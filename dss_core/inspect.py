@@ -8,7 +8,7 @@ from typing import Any
 
 from .actions import jsonable
 from .errors import DssError
-from .settings import CORE_SETTINGS, TOP_LEVEL_SETTINGS
+from .settings import CORE_SETTINGS, TOP_LEVEL_SETTINGS, Setting, type_name
 from .trees import open_datastore
 
 
@@ -19,63 +19,165 @@ def _version(dist: str) -> str:
         return "?"
 
 
-def _importer_label(tree: Any, branch: str) -> str:
+def _importer_of(tree: Any, branch: str) -> dict[str, Any]:
+    """How a branch is read: a registered importer's name, a class, literal records, nothing."""
     spec = tree.branches[branch].importer
     if isinstance(spec, str):
-        return f"importer {spec!r}"
+        return {"importer": spec, "importer_kind": "registered"}
     if isinstance(spec, type):
-        return f"importer {spec.__name__}"
-    return "importer (records)" if spec is not None else "no importer"
+        return {"importer": f"{spec.__module__}.{spec.__qualname__}", "importer_kind": "class"}
+    return {"importer": None, "importer_kind": "records" if spec is not None else "none"}
+
+
+def _importer_label(branch: dict[str, Any]) -> str:
+    kind, importer = branch["importer_kind"], branch["importer"]
+    if kind == "registered":
+        return f"importer {importer!r}"
+    if kind == "class":
+        return f"importer {importer.rpartition('.')[2]}"
+    return "importer (records)" if kind == "records" else "no importer"
+
+
+def _setting(setting: Setting) -> dict[str, Any]:
+    """A declared setting as JSON (a secret one without its default)."""
+    return {"name": setting.name, "type": type_name(setting.type),
+            "default": None if setting.secret else setting.default,
+            "secret": setting.secret, "scope": setting.scope,
+            "description": setting.description}
+
+
+def _setting_line(setting: dict[str, Any]) -> str:
+    """:meth:`Setting.describe` of a setting as JSON."""
+    shown = "(secret)" if setting["secret"] else repr(setting["default"])
+    return f"{setting['name']} ({setting['type']}, default {shown}): {setting['description']}"
+
+
+def describe_versions(session: Any) -> list[str]:
+    """Lines for ``dss --version``: dss-core, then every plugin with its distribution's version."""
+    pm = session.plugins
+    lines = [f"dss-core {_version('dss-core')}"]
+    lines += [f"  plugin {info.name}: {info.distribution} {info.version}" for info in pm.loaded]
+    lines += [f"  plugin {failure.name}: {failure.distribution} {_version(failure.distribution)} "
+              "(failed to load)" for failure in pm.load_failures]
+    return lines
+
+
+def installation(session: Any) -> dict[str, Any]:
+    """What ``dss list`` shows, as JSON (``dss list --json``); the text is made from it.
+
+    Keys: ``dss_core`` (its version), ``plugins`` and ``load_failures``;
+    ``error`` (the plugins' registrations clash; nothing more is there
+    then), ``importers``, ``branch_settings``, ``top_level_settings`` and
+    ``datastores``, each with its ``trees`` (role, handler, handler settings,
+    ``branches``) or its ``error``.
+    """
+    pm = session.plugins
+    data: dict[str, Any] = {
+        "dss_core": {"distribution": "dss-core", "version": _version("dss-core")},
+        "plugins": [{"name": info.name, "distribution": info.distribution,
+                     "version": info.version, "module": info.module} for info in pm.loaded],
+        "load_failures": [{"name": failure.name, "distribution": failure.distribution,
+                           "error": failure.error} for failure in pm.load_failures],
+        "error": None,
+    }
+    try:
+        registry = session.registry
+    except DssError as exc:
+        data["error"] = str(exc)
+        return _as_json(data)
+    data["importers"] = [
+        {"name": name, "class": f"{cls.__module__}.{cls.__qualname__}",
+         "owner": registry.owners.get(("importer", name), ""),
+         "settings": [_setting(s) for s in cls.declared_settings]}
+        for name, cls in sorted(registry.importers.items())]
+    data["branch_settings"] = [_setting(s) for s in CORE_SETTINGS]
+    data["top_level_settings"] = [_setting(s) for s in TOP_LEVEL_SETTINGS]
+    data["datastores"] = []
+    for name, ds in sorted(registry.datastores.items()):
+        entry: dict[str, Any] = {"name": name, "owner": registry.owners.get(("datastore", name), ""),
+                                 "description": ds.description or "", "error": None, "trees": []}
+        data["datastores"].append(entry)
+        try:
+            source, dests = open_datastore(ds, session.config, pm, registry.trees)
+        except DssError as exc:
+            entry["error"] = str(exc)
+            continue
+        for role, tree in [("source", source)] + [("destination", d) for d in dests]:
+            handler = tree.handler
+            entry["trees"].append({
+                "role": role, "name": tree.name,
+                "class": f"{type(tree).__module__}.{type(tree).__qualname__}",
+                "handler": f"{handler.__module__}.{handler.__qualname__}" if handler else None,
+                "handler_settings": [_setting(s) for s in handler.declared_settings]
+                if handler is not None else [],
+                "branches": [{"name": branch, "model": _class_name(tree.branches[branch].model),
+                              "mode": tree.branches[branch].mode, **_importer_of(tree, branch)}
+                             for branch in tree.branch_order]})
+    return _as_json(data)
+
+
+def _class_name(cls: type) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
+
+
+def _as_json(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` as ``json.loads`` gives it back (a tuple becomes a list): text and JSON agree."""
+    import json
+
+    loaded: dict[str, Any] = json.loads(json.dumps(data, default=str))
+    return loaded
+
+
+def _short(qualified: str) -> str:
+    return qualified.rpartition(".")[2]
 
 
 def describe_installation(session: Any) -> list[str]:
     """Lines for ``dss list``."""
-    pm = session.plugins
-    lines = [f"dss-core {_version('dss-core')}", "", "Plugins:"]
-    if not pm.loaded and not pm.load_failures:
+    return installation_lines(installation(session))
+
+
+def installation_lines(data: dict[str, Any]) -> list[str]:
+    """The lines of ``dss list`` from :func:`installation`'s data (or its JSON, read back)."""
+    lines = [f"dss-core {data['dss_core']['version']}", "", "Plugins:"]
+    if not data["plugins"] and not data["load_failures"]:
         lines.append("  (none installed)")
-    for info in pm.loaded:
-        lines.append(f"  {info.name}  {info.distribution} {info.version}  ({info.module})")
-    for failure in pm.load_failures:
-        lines.append(f"  {failure.name}  {failure.distribution}  BROKEN: {failure.error}")
-    try:
-        registry = session.registry
-    except DssError as exc:
-        lines += ["", f"error: {exc}"]
+    for info in data["plugins"]:
+        lines.append(f"  {info['name']}  {info['distribution']} {info['version']}  ({info['module']})")
+    for failure in data["load_failures"]:
+        lines.append(f"  {failure['name']}  {failure['distribution']}  BROKEN: {failure['error']}")
+    if data["error"] is not None:
+        lines += ["", f"error: {data['error']}"]
         return lines
     lines += ["", "Importers:"]
-    for name, cls in sorted(registry.importers.items()):
-        owner = registry.owners.get(("importer", name), "")
-        lines.append(f"  {name}  {cls.__module__}.{cls.__qualname__}  [{owner}]")
-        lines += [f"      {s.describe()}" for s in cls.declared_settings]
+    for importer in data["importers"]:
+        lines.append(f"  {importer['name']}  {importer['class']}  [{importer['owner']}]")
+        lines += [f"      {_setting_line(s)}" for s in importer["settings"]]
     lines += ["", "Settings of every branch (dss-core; [trees.<tree>] for all of a tree's "
                   "branches, [trees.<tree>.<branch>] for one):"]
-    lines += [f"  {s.describe()}" for s in CORE_SETTINGS]
+    lines += [f"  {_setting_line(s)}" for s in data["branch_settings"]]
     lines += ["", "Top-level settings:"]
-    lines += [f"  {s.describe()}" for s in TOP_LEVEL_SETTINGS]
+    lines += [f"  {_setting_line(s)}" for s in data["top_level_settings"]]
     lines += ["", "Datastores:"]
-    if not registry.datastores:
+    if not data["datastores"]:
         lines.append("  (none: install or write a plugin that registers one)")
-    for name, ds in sorted(registry.datastores.items()):
-        owner = registry.owners.get(("datastore", name), "")
-        lines.append(f"  {name}  [{owner}]" + (f"  {ds.description}" if ds.description else ""))
-        try:
-            source, dests = open_datastore(ds, session.config, pm, registry.trees)
-        except DssError as exc:
-            lines.append(f"    error: {exc}")
+    for ds in data["datastores"]:
+        lines.append(f"  {ds['name']}  [{ds['owner']}]"
+                     + (f"  {ds['description']}" if ds["description"] else ""))
+        if ds["error"] is not None:
+            lines.append(f"    error: {ds['error']}")
             continue
-        for role, tree in [("source", source)] + [("destination", d) for d in dests]:
-            handler = f", handler {tree.handler.__name__}" if tree.handler else ""
-            lines.append(f"    {role} tree {tree.name} ({type(tree).__name__}{handler})")
-            if tree.handler is not None and tree.handler.declared_settings:
-                lines.append(f"      handler {tree.handler.__name__} settings "
-                             f"([trees.{tree.name}]):")
-                lines += [f"        {s.describe()}" for s in tree.handler.declared_settings]
-            for branch in tree.branch_order:
-                declared = tree.branches[branch]
-                mode = f", mode {declared.mode}" if declared.mode != "full" else ""
-                lines.append(f"      {branch}: model {declared.model.__name__}, "
-                             f"{_importer_label(tree, branch)}{mode}")
+        for tree in ds["trees"]:
+            handler = _short(tree["handler"]) if tree["handler"] else None
+            shown = f", handler {handler}" if handler else ""
+            lines.append(f"    {tree['role']} tree {tree['name']} ({_short(tree['class'])}{shown})")
+            if tree["handler_settings"]:
+                lines.append(f"      handler {handler} settings ([trees.{tree['name']}]):")
+                lines += [f"        {_setting_line(s)}" for s in tree["handler_settings"]]
+            for branch in tree["branches"]:
+                mode = f", mode {branch['mode']}" if branch["mode"] != "full" else ""
+                lines.append(f"      {branch['name']}: model {_short(branch['model'])}, "
+                             f"{_importer_label(branch)}{mode}")
     return lines
 
 
