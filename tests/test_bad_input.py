@@ -724,24 +724,24 @@ POSTGRES_CASES = [c for c in CASES if c.postgres]
 @pytest.mark.postgres
 @pytest.mark.parametrize("case", POSTGRES_CASES, ids=[c.id for c in POSTGRES_CASES])
 def test_bad_input_postgres(case: Case, template: Path, tmp_path: Path,
-                            postgres_url: str) -> None:
+                            dss_postgres_url: str) -> None:
     case.check_needs()
-    copy_lms(template, postgres_url)
-    s = _prepare(case, template, tmp_path / "school", postgres_url)
-    before, files = lms_rows(postgres_url), snapshot(s.folder)
+    copy_lms(template, dss_postgres_url)
+    s = _prepare(case, template, tmp_path / "school", dss_postgres_url)
+    before, files = lms_rows(dss_postgres_url), snapshot(s.folder)
     assert len(before["lms_users"]) > USERS and len(before["lms_cohort_members"]) > 100
     done = run_dss(s)
     contract = _check_run(case, s, done)
     if case.applies:
-        _check_applied(postgres_url)
+        _check_applied(dss_postgres_url)
     else:
-        assert lms_rows(postgres_url) == before, "the LMS changed"
+        assert lms_rows(dss_postgres_url) == before, "the LMS changed"
         assert snapshot(s.folder) == files, "a file changed (the accepted source in .dss/?)"
     if case.then:
         s.report = None
         again = run_dss(s, *case.then)
         assert again.returncode == 0, again.stdout + again.stderr
-        assert lms_rows(postgres_url) != before
+        assert lms_rows(dss_postgres_url) != before
     _known(case, contract)
 
 

@@ -16,8 +16,8 @@ from school_sync.generate import generate
 pytestmark = pytest.mark.postgres
 
 
-def test_conformance_on_postgres(postgres_url: str, tmp_path: Path, dss_plugins: Any) -> None:
-    generate(tmp_path, users=250, seed=5, url=postgres_url)
+def test_conformance_on_postgres(dss_postgres_url: str, tmp_path: Path, dss_plugins: Any) -> None:
+    generate(tmp_path, users=250, seed=5, url=dss_postgres_url)
     config = Config.load(tmp_path / "dss.toml")  # names the Postgres URL given to the generator
     config.environ = {}
     (school,) = plugin.dss_datastores(config=config)
@@ -26,18 +26,18 @@ def test_conformance_on_postgres(postgres_url: str, tmp_path: Path, dss_plugins:
         assert summary.count(kind="old", branch="users") > 0
         assert summary.count(kind="remove", branch="groups") > 0
         sis, _ = school.open(config, dss_plugins)
-        assert schema.counts(postgres_url)["active users"] == len(sis.load().users)
+        assert schema.counts(dss_postgres_url)["active users"] == len(sis.load().users)
     finally:
         dispose_engines()
 
 
-def test_environment_url_wins(postgres_url: str, tmp_path: Path, dss_plugins: Any) -> None:
+def test_environment_url_wins(dss_postgres_url: str, tmp_path: Path, dss_plugins: Any) -> None:
     """DSS_LMS_URL points the LMS at Postgres even when dss.toml names a SQLite file."""
-    generate(tmp_path, users=60, seed=2, url=postgres_url, config=False)
+    generate(tmp_path, users=60, seed=2, url=dss_postgres_url, config=False)
     (tmp_path / "dss.toml").write_text('[trees.lms]\nurl = "sqlite:///nowhere.sqlite"\n',
                                        encoding="utf-8")
     config = Config.load(tmp_path / "dss.toml")
-    config.environ = {"DSS_LMS_URL": postgres_url}
+    config.environ = {"DSS_LMS_URL": dss_postgres_url}
     (school,) = plugin.dss_datastores(config=config)
     try:
         check_conformance(school, config=config, plugins=dss_plugins)

@@ -13,18 +13,18 @@ from school_sync.generate import generate
 
 
 @pytest.mark.postgres
-def test_the_generator_never_writes_a_password_into_dss_toml(postgres_url: str,
+def test_the_generator_never_writes_a_password_into_dss_toml(dss_postgres_url: str,
                                                             tmp_path: Path) -> None:
     # the README: the password comes from DSS_LMS_URL, "never in the file"
-    url = sa.make_url(postgres_url).set(password="S3cretPW").render_as_string(hide_password=False)
+    url = sa.make_url(dss_postgres_url).set(password="S3cretPW").render_as_string(hide_password=False)
     try:
         generate(tmp_path, users=20, seed=3, url=url)
         written = (tmp_path / "dss.toml").read_text(encoding="utf-8")
         assert "S3cretPW" not in written
         assert "postgres@127.0.0.1:5432/test" in written  # the rest of the URL is kept
     finally:
-        schema.drop(postgres_url)
-        dispose_engines(postgres_url)
+        schema.drop(dss_postgres_url)
+        dispose_engines(dss_postgres_url)
 
 
 def test_a_url_without_a_password_is_written_as_given(tmp_path: Path) -> None:

@@ -107,50 +107,50 @@ def links(records: dict[str, list[dict[str, Any]]]) -> list[tuple[Any, ...]]:
 
 
 @pytest.mark.parametrize("method", ["cursor", "copy", "stream"])
-def test_metacharacters_round_trip_through_on_conflict_writes(postgres_url, method):
-    run_sql(postgres_url,
+def test_metacharacters_round_trip_through_on_conflict_writes(dss_postgres_url, method):
+    run_sql(dss_postgres_url,
             "create table accounts (username text primary key, full_name text not null, "
             "status text not null default 'live')",
             "create table account_courses (username text, course text, primary key (username, course))",
             "create table cohorts (code text primary key, title text not null)",
             "create table cohort_members (cohort text, username text, primary key (cohort, username))")
     statements: list[str] = []
-    sa.event.listen(get_engine(postgres_url), "before_cursor_execute",
+    sa.event.listen(get_engine(dss_postgres_url), "before_cursor_execute",
                     lambda conn, cursor, statement, *args: statements.append(statement))
 
-    source, dest = opened(FIRST, postgres_url, method)
+    source, dest = opened(FIRST, dss_postgres_url, method)
     summary = apply(source, dest)
     assert [r.status for r in summary.results] == [Status.SUCCESS] * 5, [
         r.message for r in summary.results]
-    assert run_sql(postgres_url, "select username, full_name, status from accounts") == \
+    assert run_sql(dss_postgres_url, "select username, full_name, status from accounts") == \
         accounts(FIRST)
-    assert run_sql(postgres_url, "select * from account_courses") == links(FIRST)
-    assert run_sql(postgres_url, "select * from cohorts") == [("g'1", "x'); DROP TABLE cohorts;--")]
-    source, dest = opened(FIRST, postgres_url, method)
+    assert run_sql(dss_postgres_url, "select * from account_courses") == links(FIRST)
+    assert run_sql(dss_postgres_url, "select * from cohorts") == [("g'1", "x'); DROP TABLE cohorts;--")]
+    source, dest = opened(FIRST, dss_postgres_url, method)
     assert list(source - dest) == []
 
     # pct% is retired (status = GONE), then read back as absent: GONE is inlined in the read
-    source, dest = opened(SECOND, postgres_url, method)
+    source, dest = opened(SECOND, dss_postgres_url, method)
     assert apply(source, dest).failed == 0
-    assert run_sql(postgres_url, "select username, full_name, status from accounts") == sorted(
+    assert run_sql(dss_postgres_url, "select username, full_name, status from accounts") == sorted(
         [*accounts(SECOND), ("pct%", FIRST["users"][2]["name"], GONE)])
-    assert run_sql(postgres_url, "select * from account_courses") == links(SECOND)
-    assert run_sql(postgres_url, "select * from cohort_members") == sorted(
+    assert run_sql(dss_postgres_url, "select * from account_courses") == links(SECOND)
+    assert run_sql(dss_postgres_url, "select * from cohort_members") == sorted(
         [("g'1", "o'brien"), ("g'1", BOBBY)])
-    source, dest = opened(SECOND, postgres_url, method)
+    source, dest = opened(SECOND, dss_postgres_url, method)
     assert "pct%" not in dest.users
     assert list(source - dest) == []
 
     # pct% comes back: INSERT ... ON CONFLICT (username) DO UPDATE
-    source, dest = opened(FIRST, postgres_url, method)
+    source, dest = opened(FIRST, dss_postgres_url, method)
     assert apply(source, dest).failed == 0
     assert any("ON CONFLICT (username) DO UPDATE" in s for s in statements)
-    assert run_sql(postgres_url, "select username, full_name, status from accounts") == \
+    assert run_sql(dss_postgres_url, "select username, full_name, status from accounts") == \
         accounts(FIRST)
-    source, dest = opened(FIRST, postgres_url, method)
+    source, dest = opened(FIRST, dss_postgres_url, method)
     assert list(source - dest) == []
 
-    assert run_sql(postgres_url, "select tablename from pg_tables where schemaname = "
+    assert run_sql(dss_postgres_url, "select tablename from pg_tables where schemaname = "
                                  "current_schema()") == [
         ("account_courses",), ("accounts",), ("cohort_members",), ("cohorts",)]
     texts = [v for u in FIRST["users"] + SECOND["users"] for v in (u["idnumber"], u["name"])]
@@ -159,8 +159,8 @@ def test_metacharacters_round_trip_through_on_conflict_writes(postgres_url, meth
 
 
 @pytest.mark.parametrize("method", ["cursor", "copy", "stream"])
-def test_a_percent_sign_in_a_query_means_the_same_with_every_method(postgres_url, method):
-    run_sql(postgres_url, "create table t (k text primary key, v text)",
+def test_a_percent_sign_in_a_query_means_the_same_with_every_method(dss_postgres_url, method):
+    run_sql(dss_postgres_url, "create table t (k text primary key, v text)",
             "insert into t values ('a', '50%'), ('b', '50%%'), ('c', '50')")
 
     class Percent(PostgresImporter):
@@ -170,6 +170,6 @@ def test_a_percent_sign_in_a_query_means_the_same_with_every_method(postgres_url
         name = "sis"
         users = Branch(Person, importer=Percent)
 
-    config = Config({"trees": {"sis": {"url": postgres_url, "users": {"method": method}}}},
+    config = Config({"trees": {"sis": {"url": dss_postgres_url, "users": {"method": method}}}},
                     environ={})
     assert {i: o.name for i, o in SIS(config=config).load().users.items()} == {"a": "50%"}

@@ -109,7 +109,7 @@ def snapshot(url: str) -> dict[str, list[tuple[Any, ...]]]:
 
 
 @pytest.fixture
-def moodle(tmp_path: Path, postgres_url: str):
+def moodle(tmp_path: Path, dss_postgres_url: str):
     """``dss(models, users, *args)``: the real `dss` on the sync with these models and users map."""
     pytest.importorskip("dss_postgres", reason="dss-postgres is not installed")
     count = iter(range(100))
@@ -126,7 +126,7 @@ def moodle(tmp_path: Path, postgres_url: str):
         environ = {k: v for k, v in os.environ.items()
                    if not k.startswith("DSS_") and k != "PYTHONPATH"}
         environ["PYTHONPATH"] = str(site)
-        environ["DSS_LMS_URL"] = postgres_url
+        environ["DSS_LMS_URL"] = dss_postgres_url
         return subprocess.run([sys.executable, "-m", "dss_core", "--plugin", "postgres",
                                "--plugin", "moodle", *args], cwd=tmp_path, env=environ,
                               capture_output=True, text=True, timeout=120)
@@ -138,9 +138,9 @@ def errors(proc: subprocess.CompletedProcess[str]) -> list[str]:
     return [line for line in proc.stdout.splitlines() if line.startswith("error:")]
 
 
-def test_check_names_every_problem_and_leaves_the_rows(moodle, postgres_url):
-    run_sql(postgres_url, *SCHEMA)
-    before = snapshot(postgres_url)
+def test_check_names_every_problem_and_leaves_the_rows(moodle, dss_postgres_url):
+    run_sql(dss_postgres_url, *SCHEMA)
+    before = snapshot(dss_postgres_url)
     checked = moodle(*BROKEN, "check", "moodle")
     assert checked.returncode == 2, checked
     found = errors(checked)
@@ -162,16 +162,16 @@ def test_check_names_every_problem_and_leaves_the_rows(moodle, postgres_url):
     assert len(found) == 6, checked.stdout
     assert "destination lms.groups: not read (the error above)" in checked.stdout
     assert checked.stdout.rstrip().endswith("check failed")
-    assert snapshot(postgres_url) == before
+    assert snapshot(dss_postgres_url) == before
 
     ran = moodle(*BROKEN, "run", "moodle")
     assert ran.returncode == 2 and len(ran.stderr.strip().splitlines()) == 1, ran
-    assert snapshot(postgres_url) == before
+    assert snapshot(dss_postgres_url) == before
 
 
-def test_run_refuses_null_over_a_not_null_smallint_before_any_write(moodle, postgres_url):
-    run_sql(postgres_url, *SCHEMA, LINK_TABLE)
-    before = snapshot(postgres_url)
+def test_run_refuses_null_over_a_not_null_smallint_before_any_write(moodle, dss_postgres_url):
+    run_sql(dss_postgres_url, *SCHEMA, LINK_TABLE)
+    before = snapshot(dss_postgres_url)
     message = ('lms.users: active value None for NOT NULL column mdl_user.suspended: set '
                'active={"suspended": 0} (the generic new writes it on every row)')
     checked = moodle(FITTING, 'retire={"suspended": 1}', "check", "moodle")
@@ -181,18 +181,18 @@ def test_run_refuses_null_over_a_not_null_smallint_before_any_write(moodle, post
     ran = moodle(FITTING, 'retire={"suspended": 1}', "run", "moodle")
     assert ran.returncode == 2, ran
     assert ran.stderr.strip() == f"dss: error: {message}"
-    assert snapshot(postgres_url) == before
+    assert snapshot(dss_postgres_url) == before
 
 
-def test_the_fixes_check_names_make_a_run_work(moodle, postgres_url):
-    run_sql(postgres_url, *SCHEMA, LINK_TABLE)
+def test_the_fixes_check_names_make_a_run_work(moodle, dss_postgres_url):
+    run_sql(dss_postgres_url, *SCHEMA, LINK_TABLE)
     users = 'retire={"suspended": 1}, active={"suspended": 0}'
     checked = moodle(FITTING, users, "check", "moodle")
     assert checked.returncode == 0, checked
     assert "destination lms: handler PostgresHandler is ready" in checked.stdout
     ran = moodle(FITTING, users, "run", "moodle")
     assert ran.returncode == 0, ran
-    rows = snapshot(postgres_url)
+    rows = snapshot(dss_postgres_url)
     assert [(r[0], r[4]) for r in rows["mdl_user"]] == [("u1", 0), ("u2", 0), ("u9", 1)]
     assert rows["mdl_cohort_members"] == [("c1", "u1"), ("c1", "u2")]
     assert "Nothing to do" in moodle(FITTING, users, "plan", "moodle").stdout

@@ -126,10 +126,10 @@ def test_libpq_environment_when_no_url_is_set():
 
 
 @pytest.mark.postgres
-def test_reads_through_the_libpq_environment(postgres_url, monkeypatch):
-    url = sa.make_url(postgres_url)
-    create_schema(postgres_url)
-    run_sql(postgres_url, "insert into accounts (username, full_name) values ('x', 'X')")
+def test_reads_through_the_libpq_environment(dss_postgres_url, monkeypatch):
+    url = sa.make_url(dss_postgres_url)
+    create_schema(dss_postgres_url)
+    run_sql(dss_postgres_url, "insert into accounts (username, full_name) values ('x', 'X')")
 
     class SIS(Tree):
         name = "sis"
@@ -148,9 +148,9 @@ def test_reads_through_the_libpq_environment(postgres_url, monkeypatch):
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("method", ["copy", "cursor", "stream"])
-def test_every_read_method_gives_the_same_records(postgres_url, method):
-    create_schema(postgres_url)
-    run_sql(postgres_url,
+def test_every_read_method_gives_the_same_records(dss_postgres_url, method):
+    create_schema(dss_postgres_url)
+    run_sql(dss_postgres_url,
             "insert into accounts (username, full_name, year, active) values "
             "('a', 'A 100%', 1, true), ('b', 'B', 2, false), ('c', 'C''s', 3, true)",
             "insert into account_courses values ('a', 'x'), ('a', 'y'), ('c', 'z')")
@@ -164,7 +164,7 @@ def test_every_read_method_gives_the_same_records(postgres_url, method):
         name = "sis"
         users = Branch(Person, importer=Joined)
 
-    config = Config({"trees": {"sis": {"url": postgres_url, "users": {"method": method}}}},
+    config = Config({"trees": {"sis": {"url": dss_postgres_url, "users": {"method": method}}}},
                     environ={})
     users = SIS(config=config).load().users
     assert {i: (o.name, o.year, o.active, o.courses) for i, o in users.items()} == {
@@ -174,11 +174,11 @@ def test_every_read_method_gives_the_same_records(postgres_url, method):
 
 
 @pytest.mark.postgres
-def test_the_registered_importer_and_an_unknown_method(postgres_url):
+def test_the_registered_importer_and_an_unknown_method(dss_postgres_url):
     from dss_core.plugins import build_plugin_manager
 
-    create_schema(postgres_url)
-    run_sql(postgres_url, "insert into accounts (username, full_name) values ('x', 'X')")
+    create_schema(dss_postgres_url)
+    run_sql(dss_postgres_url, "insert into accounts (username, full_name) values ('x', 'X')")
 
     class SIS(Tree):
         name = "sis"
@@ -186,7 +186,7 @@ def test_the_registered_importer_and_an_unknown_method(postgres_url):
 
     settings_ = {"table": "accounts", "key": "username", "rename": {"full_name": "name"}}
     pm = build_plugin_manager(only=["postgres"])
-    plain = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    plain = dss_postgres_url.replace("postgresql+psycopg://", "postgresql://")
     config = Config({"trees": {"sis": {"url": plain, "users": settings_}}}, environ={})
     assert list(SIS(config=config, plugins=pm).load().users) == ["x"]
     config = Config({"trees": {"sis": {"url": plain, "users": {**settings_, "method": "fast"}}}},
@@ -197,8 +197,8 @@ def test_the_registered_importer_and_an_unknown_method(postgres_url):
 
 @pytest.mark.postgres
 @pytest.mark.parametrize("method", ["copy", "cursor"])
-def test_missing_column_in_a_raw_read_is_one_line(postgres_url, method):
-    create_schema(postgres_url)
+def test_missing_column_in_a_raw_read_is_one_line(dss_postgres_url, method):
+    create_schema(dss_postgres_url)
 
     class Bad(PostgresImporter):
         query = "select username as idnumber, fullname as name from accounts"
@@ -207,7 +207,7 @@ def test_missing_column_in_a_raw_read_is_one_line(postgres_url, method):
         name = "sis"
         users = Branch(Person, importer=Bad)
 
-    config = Config({"trees": {"sis": {"url": postgres_url, "users": {"method": method}}}},
+    config = Config({"trees": {"sis": {"url": dss_postgres_url, "users": {"method": method}}}},
                     environ={})
     with pytest.raises(ConfigurationError, match='column "fullname" does not exist') as info:
         SIS(config=config).load()
@@ -239,71 +239,71 @@ def test_plugin_module_imports_neither_sqlalchemy_nor_psycopg():
 # -- writing -------------------------------------------------------------------------
 
 @pytest.mark.postgres
-def test_full_sync_retire_and_come_back_with_on_conflict(postgres_url):
-    create_schema(postgres_url)
-    source, dest = opened(trees(SOURCE), postgres_url)
+def test_full_sync_retire_and_come_back_with_on_conflict(dss_postgres_url):
+    create_schema(dss_postgres_url)
+    source, dest = opened(trees(SOURCE), dss_postgres_url)
     summary = apply(source, dest)
     assert summary.failed == 0
-    assert run_sql(postgres_url, "select username, full_name, year, active, suspended from accounts "
+    assert run_sql(dss_postgres_url, "select username, full_name, year, active, suspended from accounts "
                                  "order by 1") == [("ann", "Ann", 10, True, False),
                                                    ("bob", "Bob", 11, False, False)]
-    source, dest = opened(trees(SOURCE), postgres_url)
+    source, dest = opened(trees(SOURCE), dss_postgres_url)
     assert list(source - dest) == []
     gone = {"users": SOURCE["users"][:1], "groups": [dict(SOURCE["groups"][0], members=["ann"])]}
-    source, dest = opened(trees(gone), postgres_url)
+    source, dest = opened(trees(gone), dss_postgres_url)
     assert [a.message for a in source - dest] == [
         "remove_members_from_groups(idnumber='g1', attribute='members', value='bob')",
         "old_users(idnumber='bob')"]
     assert apply(source, dest).failed == 0
-    source, dest = opened(trees(gone), postgres_url)
+    source, dest = opened(trees(gone), dss_postgres_url)
     assert list(source - dest) == []
     back = copy.deepcopy(SOURCE)
     back["users"][1].update(name="Bob again", courses=["bio"])
     statements: list[str] = []
     from dss_sql import get_engine
 
-    engine = get_engine(postgres_url)
+    engine = get_engine(dss_postgres_url)
     sa.event.listen(engine, "before_cursor_execute",
                     lambda conn, cur, stmt, *a: statements.append(stmt))
-    source, dest = opened(trees(back), postgres_url)
+    source, dest = opened(trees(back), dss_postgres_url)
     assert apply(source, dest).failed == 0
     assert any("ON CONFLICT (username) DO UPDATE" in s for s in statements)
-    assert run_sql(postgres_url, "select full_name, suspended from accounts where username = 'bob'") \
+    assert run_sql(dss_postgres_url, "select full_name, suspended from accounts where username = 'bob'") \
         == [("Bob again", False)]
-    source, dest = opened(trees(back), postgres_url)
+    source, dest = opened(trees(back), dss_postgres_url)
     assert list(source - dest) == []
 
 
 @pytest.mark.postgres
-def test_a_violated_constraint_fails_one_action_only(postgres_url):
-    create_schema(postgres_url)
-    run_sql(postgres_url, "alter table accounts add constraint year_ok check (year < 100)")
+def test_a_violated_constraint_fails_one_action_only(dss_postgres_url):
+    create_schema(dss_postgres_url)
+    run_sql(dss_postgres_url, "alter table accounts add constraint year_ok check (year < 100)")
     records = copy.deepcopy(SOURCE)
     records["users"].append({"idnumber": "cy", "name": "Cy", "year": 500})
-    source, dest = opened(trees(records), postgres_url, batch_size=1)
+    source, dest = opened(trees(records), dss_postgres_url, batch_size=1)
     summary = apply(source, dest)
     failed = [r for r in summary.results if r.failed]
     assert [(r.action.message, r.status) for r in failed] == [("new_users(idnumber='cy')",
                                                               Status.FAILURE)]
     assert "year_ok" in failed[0].message and "\n" not in failed[0].message
-    assert run_sql(postgres_url, "select username from accounts order by 1") == [("ann",), ("bob",)]
-    assert len(run_sql(postgres_url, "select * from cohort_members")) == 2
+    assert run_sql(dss_postgres_url, "select username from accounts order by 1") == [("ann",), ("bob",)]
+    assert len(run_sql(dss_postgres_url, "select * from cohort_members")) == 2
 
 
 @pytest.mark.postgres
-def test_missing_column_stops_before_any_write(postgres_url):
-    create_schema(postgres_url)
+def test_missing_column_stops_before_any_write(dss_postgres_url):
+    create_schema(dss_postgres_url)
     bad = PostgresMapping(users=TableMap("accounts", key="login"), groups=MAPPING["groups"])
-    source, dest = opened(trees(SOURCE, handler=bad.handler()), postgres_url)
+    source, dest = opened(trees(SOURCE, handler=bad.handler()), dss_postgres_url)
     with pytest.raises(ConfigurationError, match="table 'accounts' has no column 'login'"):
         apply(source, dest)
-    assert run_sql(postgres_url, "select count(*) from accounts") == [(0,)]
+    assert run_sql(dss_postgres_url, "select count(*) from accounts") == [(0,)]
 
 
 @pytest.mark.postgres
-def test_add_of_an_existing_link_row_is_harmless(postgres_url):
-    create_schema(postgres_url)
-    source, dest = opened(trees(SOURCE), postgres_url)
+def test_add_of_an_existing_link_row_is_harmless(dss_postgres_url):
+    create_schema(dss_postgres_url)
+    source, dest = opened(trees(SOURCE), dss_postgres_url)
     apply(source, dest)
     handler = MAPPING.handler()(dest)
     handler.begin()
@@ -312,7 +312,7 @@ def test_add_of_an_existing_link_row_is_harmless(postgres_url):
     result = handler.handle(Action("add", "add_members_to_groups", "groups", "g1", "members", "ann"))
     handler.end(False)
     assert result.status is Status.SUCCESS
-    assert len(run_sql(postgres_url, "select * from cohort_members")) == 2
+    assert len(run_sql(dss_postgres_url, "select * from cohort_members")) == 2
 
 
 # -- property ------------------------------------------------------------------------
@@ -327,9 +327,9 @@ cohorts = st.dictionaries(st.sampled_from(["g1", "g2"]), st.sets(st.sampled_from
 @pytest.mark.postgres
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(before=people, after=people, groups_before=cohorts, groups_after=cohorts)
-def test_property_postgres_converges(postgres_url, before, after, groups_before, groups_after):
-    run_sql(postgres_url, "drop table if exists accounts, account_courses, cohorts, cohort_members")
-    create_schema(postgres_url)
+def test_property_postgres_converges(dss_postgres_url, before, after, groups_before, groups_after):
+    run_sql(dss_postgres_url, "drop table if exists accounts, account_courses, cohorts, cohort_members")
+    create_schema(dss_postgres_url)
 
     def records(users: dict[str, Any], groups: dict[str, Any]) -> dict[str, list[dict[str, Any]]]:
         return {"users": [{"idnumber": i, "name": n, "year": y, "active": a, "courses": c}
@@ -337,7 +337,7 @@ def test_property_postgres_converges(postgres_url, before, after, groups_before,
                 "groups": [{"idnumber": g, "title": g.upper(), "members": m}
                            for g, m in groups.items()]}
 
-    config = Config({"trees": {"lms": {"url": postgres_url}}}, environ={})
+    config = Config({"trees": {"lms": {"url": dss_postgres_url}}}, environ={})
     check_conformance(trees(records(before, groups_before)), config=config)
     datastore = trees(records(after, groups_after))
     check_conformance(datastore, config=config)

@@ -86,14 +86,14 @@ def load_measured(tree: Tree) -> tuple[int, int]:
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_memory_does_not_grow_with_the_table(postgres_url, method):
-    grow(postgres_url, 0, WARM)
-    tree = make_tree(DropEverything, postgres_url, method=method)
+def test_memory_does_not_grow_with_the_table(dss_postgres_url, method):
+    grow(dss_postgres_url, 0, WARM)
+    tree = make_tree(DropEverything, dss_postgres_url, method=method)
     load_branch(tree.importer_for("rows"), tree.branch("rows"))  # warm up: imports, engine, caches
-    grow(postgres_url, WARM, SMALL)
+    grow(dss_postgres_url, WARM, SMALL)
     count, small = load_measured(tree)
     assert count == SMALL
-    grow(postgres_url, SMALL, LARGE)
+    grow(dss_postgres_url, SMALL, LARGE)
     count, large = load_measured(tree)
     assert count == LARGE
     print(f"\n{method}: peak {small / 1024:.0f} KiB for {SMALL} rows, "
@@ -104,8 +104,8 @@ def test_memory_does_not_grow_with_the_table(postgres_url, method):
 
 
 @pytest.mark.parametrize("method", METHODS)
-def test_the_first_record_arrives_before_the_last_row_is_produced(postgres_url, method):
-    grow(postgres_url, 0, SMALL)
+def test_the_first_record_arrives_before_the_last_row_is_produced(dss_postgres_url, method):
+    grow(dss_postgres_url, 0, SMALL)
     key = random.getrandbits(62)
 
     class Blocked(PostgresImporter):
@@ -113,7 +113,7 @@ def test_the_first_record_arrives_before_the_last_row_is_produced(postgres_url, 
         query = ("select id as idnumber, name from big where case when id = "
                  f"{SMALL - 1} then pg_advisory_xact_lock_shared({key})::text = '' else true end")
 
-    holder_engine = sa.create_engine(postgres_url, poolclass=sa.pool.NullPool,
+    holder_engine = sa.create_engine(dss_postgres_url, poolclass=sa.pool.NullPool,
                                      isolation_level="AUTOCOMMIT")
     holder = holder_engine.connect()
     holder.execute(sa.text("select pg_advisory_lock(:k)"), {"k": key})
@@ -129,7 +129,7 @@ def test_the_first_record_arrives_before_the_last_row_is_produced(postgres_url, 
     timer = threading.Timer(WAIT, release)  # a full fetch would otherwise wait forever
     timer.start()
     try:
-        tree = make_tree(Blocked, postgres_url, method=method)
+        tree = make_tree(Blocked, dss_postgres_url, method=method)
         records = tree.importer_for("rows").records()
         first = next(records)
         under_lock = not released.is_set()

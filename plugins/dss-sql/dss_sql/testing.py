@@ -1,10 +1,13 @@
 """Database fixtures for tests, loaded by pytest through the ``pytest11`` entry point.
 
-* ``sqlite_url``: a fresh SQLite file in the test's ``tmp_path``.
-* ``postgres_url``: a fresh, empty schema on PostgreSQL (127.0.0.1:5432,
+Their names start with ``dss_`` so that they cannot collide with another
+plugin's fixtures in a project that installs dss-sql:
+
+* ``dss_sqlite_url``: a fresh SQLite file in its own temporary folder.
+* ``dss_postgres_url``: a fresh, empty schema on PostgreSQL (127.0.0.1:5432,
   user ``postgres``, database ``test``) made the connection's search path;
   dropped after the test.
-* ``mariadb_url``: a fresh, empty database on MariaDB/MySQL (127.0.0.1:3306,
+* ``dss_mariadb_url``: a fresh, empty database on MariaDB/MySQL (127.0.0.1:3306,
   user ``root``); dropped after the test.
 
 When a server is down the fixture skips the test with the reason
@@ -73,7 +76,7 @@ def _admin(env: str, default: str, what: str) -> tuple[object, str]:
 
 
 @pytest.fixture
-def sqlite_url() -> Iterator[str]:
+def dss_sqlite_url() -> Iterator[str]:
     """A fresh SQLite database file; its engine is disposed and the file removed after the test.
 
     (Its own temporary folder, not ``tmp_path``: pytest prunes old ``tmp_path`` roots
@@ -92,7 +95,7 @@ def sqlite_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def postgres_url() -> Iterator[str]:
+def dss_postgres_url() -> Iterator[str]:
     """A URL to a fresh, empty PostgreSQL schema (the search path), dropped after the test."""
     from .engine import dispose_engines
 
@@ -112,7 +115,7 @@ def postgres_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def mariadb_url() -> Iterator[str]:
+def dss_mariadb_url() -> Iterator[str]:
     """A URL to a fresh, empty MariaDB database, dropped after the test."""
     import sqlalchemy as sa
 

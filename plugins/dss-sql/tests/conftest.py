@@ -125,7 +125,7 @@ def kit() -> Any:
                         pytest.param("mariadb", marks=pytest.mark.mariadb)])
 def db_url(request: pytest.FixtureRequest) -> str:
     """The URL of a fresh, empty database: SQLite, then PostgreSQL and MariaDB (skipped when down)."""
-    return str(request.getfixturevalue(f"{request.param}_url"))
+    return str(request.getfixturevalue(f"dss_{request.param}_url"))
 
 
 def plan(source: Tree, dest: Tree) -> list[str]:

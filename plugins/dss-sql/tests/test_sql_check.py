@@ -277,7 +277,7 @@ def test_begin_refuses_before_anything_is_written(db_url):
     assert snapshot(db_url) == before
 
 
-def test_bool_in_a_boolean_column_and_int_in_a_text_column_fit(sqlite_url):
+def test_bool_in_a_boolean_column_and_int_in_a_text_column_fit(dss_sqlite_url):
     from dss_sql.tables import fits
 
     md = sa.MetaData()
@@ -297,12 +297,12 @@ def test_bool_in_a_boolean_column_and_int_in_a_text_column_fit(sqlite_url):
 
 # -- `dss check` and `dss run` on the command line, SQLite ------------------------------------
 
-def test_check_names_every_problem_and_run_refuses_sqlite_unchanged(tmp_path, sqlite_url):
-    run_sql(sqlite_url, *SCHEMA)
-    database = Path(sqlite_url.removeprefix("sqlite:///"))
+def test_check_names_every_problem_and_run_refuses_sqlite_unchanged(tmp_path, dss_sqlite_url):
+    run_sql(dss_sqlite_url, *SCHEMA)
+    database = Path(dss_sqlite_url.removeprefix("sqlite:///"))
     before = digest(database)
     site = plugin_site(tmp_path, "moodle", sync_plugin(BROKEN_MODELS, 'retire={"suspended": True}'))
-    checked = dss(tmp_path, site, "check", "moodle", url=sqlite_url)
+    checked = dss(tmp_path, site, "check", "moodle", url=dss_sqlite_url)
     assert checked.returncode == 2, checked
     found = errors(checked)
     assert found[0].startswith("error: lms.groups: table 'mdl_cohort_members' does not exist in ")
@@ -324,25 +324,25 @@ def test_check_names_every_problem_and_run_refuses_sqlite_unchanged(tmp_path, sq
     assert checked.stdout.rstrip().endswith("check failed")
     assert digest(database) == before
 
-    ran = dss(tmp_path, site, "run", "moodle", url=sqlite_url)
+    ran = dss(tmp_path, site, "run", "moodle", url=dss_sqlite_url)
     assert ran.returncode == 2, ran
     assert ran.stderr.startswith("dss: error: ") and len(ran.stderr.strip().splitlines()) == 1
     assert digest(database) == before
 
 
-def test_run_refuses_the_missing_active_value_sqlite_unchanged(tmp_path, sqlite_url):
-    run_sql(sqlite_url, *SCHEMA, LINK_TABLE)
-    database = Path(sqlite_url.removeprefix("sqlite:///"))
+def test_run_refuses_the_missing_active_value_sqlite_unchanged(tmp_path, dss_sqlite_url):
+    run_sql(dss_sqlite_url, *SCHEMA, LINK_TABLE)
+    database = Path(dss_sqlite_url.removeprefix("sqlite:///"))
     before = digest(database)
     site = plugin_site(tmp_path, "moodle", sync_plugin(FIXED_MODELS, 'retire={"suspended": 1}'))
-    checked = dss(tmp_path, site, "check", "moodle", url=sqlite_url)
+    checked = dss(tmp_path, site, "check", "moodle", url=dss_sqlite_url)
     assert checked.returncode == 2, checked
     assert errors(checked) == [
         'error: lms.users: active value None for NOT NULL column mdl_user.suspended: set '
         'active={"suspended": 0} (the generic new writes it on every row)']
-    planned = dss(tmp_path, site, "plan", "moodle", url=sqlite_url)  # a plan predicts the run
+    planned = dss(tmp_path, site, "plan", "moodle", url=dss_sqlite_url)  # a plan predicts the run
     assert planned.returncode == 2 and "active value None" in planned.stderr, planned
-    ran = dss(tmp_path, site, "run", "moodle", url=sqlite_url)
+    ran = dss(tmp_path, site, "run", "moodle", url=dss_sqlite_url)
     assert ran.returncode == 2, ran
     assert ran.stderr.strip() == (
         'dss: error: lms.users: active value None for NOT NULL column mdl_user.suspended: set '
@@ -350,18 +350,18 @@ def test_run_refuses_the_missing_active_value_sqlite_unchanged(tmp_path, sqlite_
     assert digest(database) == before
 
 
-def test_the_fixed_mapping_checks_and_runs(tmp_path, sqlite_url):
-    run_sql(sqlite_url, *SCHEMA, LINK_TABLE)
+def test_the_fixed_mapping_checks_and_runs(tmp_path, dss_sqlite_url):
+    run_sql(dss_sqlite_url, *SCHEMA, LINK_TABLE)
     site = plugin_site(tmp_path, "moodle", sync_plugin(
         FIXED_MODELS, 'retire={"suspended": 1}, active={"suspended": 0}'))
-    checked = dss(tmp_path, site, "check", "moodle", url=sqlite_url)
+    checked = dss(tmp_path, site, "check", "moodle", url=dss_sqlite_url)
     assert checked.returncode == 0, checked
     assert "destination lms: handler SQLHandler is ready" in checked.stdout
-    ran = dss(tmp_path, site, "run", "moodle", url=sqlite_url)
+    ran = dss(tmp_path, site, "run", "moodle", url=dss_sqlite_url)
     assert ran.returncode == 0, ran
-    assert run_sql(sqlite_url, "select idnumber, suspended, auth from mdl_user order by 1") == [
+    assert run_sql(dss_sqlite_url, "select idnumber, suspended, auth from mdl_user order by 1") == [
         ("u1", 0, "manual"), ("u2", 0, "manual"), ("u9", 1, "manual")]
-    assert "Nothing to do" in dss(tmp_path, site, "plan", "moodle", url=sqlite_url).stdout
+    assert "Nothing to do" in dss(tmp_path, site, "plan", "moodle", url=dss_sqlite_url).stdout
 
 
 # -- the school example ------------------------------------------------------------------------
@@ -445,8 +445,8 @@ def test_check_catches_a_broken_school_query_in_a_subclass(school, tmp_path):
     assert digest(school / "lms.sqlite") == before
 
 
-def test_link_members_are_judged_but_text_idnumbers_pass_a_number_column(sqlite_url):
-    run_sql(sqlite_url, "create table flags (idnumber varchar(10) primary key)",
+def test_link_members_are_judged_but_text_idnumbers_pass_a_number_column(dss_sqlite_url):
+    run_sql(dss_sqlite_url, "create table flags (idnumber varchar(10) primary key)",
             "create table flag_users (flag varchar(10), userid integer, on_off smallint)")
 
     def verify(member_type: Any, member: str) -> None:
@@ -456,7 +456,7 @@ def test_link_members_are_judged_but_text_idnumbers_pass_a_number_column(sqlite_
             "members": LinkMap("flag_users", "flag", member)}))
         tree = type("LMS", (Tree,), {"name": "lms", "handler": mapping.handler(),
                                      "groups": Branch(model, importer=[])})
-        dest = tree(config=Config({"trees": {"lms": {"url": sqlite_url}}}, environ={}))
+        dest = tree(config=Config({"trees": {"lms": {"url": dss_sqlite_url}}}, environ={}))
         dest.handler(dest, None).verify()
 
     verify(str, "userid")  # user idnumbers, converted to the INTEGER column like a key

@@ -87,7 +87,7 @@ def school(request: pytest.FixtureRequest, tmp_path: Path, csv2sql_site: Path) -
     kind = request.param
     if kind == "postgres":
         pytest.importorskip("dss_postgres", reason="dss-postgres is not installed")
-    url = request.getfixturevalue(f"{kind}_url")
+    url = request.getfixturevalue(f"dss_{kind}_url")
     run_sql(url, *DDL)
     (tmp_path / "users.csv").write_text(
         "id,full name,email\n1,Ann Archer,ann@school\n2,Bob Baker,bob@school\n3,Cy Cole,cy@school\n")

@@ -152,8 +152,8 @@ def test_missing_table_or_column_is_reported_before_anything_is_written(db_url, 
     engine.dispose()
 
 
-def test_commits_in_batches(sqlite_url, sync, kit):
-    kit.create_schema(sqlite_url)
+def test_commits_in_batches(dss_sqlite_url, sync, kit):
+    kit.create_schema(dss_sqlite_url)
     commits = []
     records = {"users": [{"idnumber": f"u{i:03}", "name": f"U {i}"} for i in range(25)]}
 
@@ -162,15 +162,15 @@ def test_commits_in_batches(sqlite_url, sync, kit):
             commits.append(self._pending)
             super().commit()
 
-    source, dest = sync(sqlite_url, records, None, Batched)
+    source, dest = sync(dss_sqlite_url, records, None, Batched)
     assert kit.apply(source, dest).failed == 0
     assert commits == [10, 10]
-    assert len(kit.rows(sqlite_url, "select * from accounts")) == 25
+    assert len(kit.rows(dss_sqlite_url, "select * from accounts")) == 25
 
 
-def test_a_membership_without_a_link_table_is_a_configuration_error(sqlite_url, sync, kit):
-    kit.create_schema(sqlite_url)
+def test_a_membership_without_a_link_table_is_a_configuration_error(dss_sqlite_url, sync, kit):
+    kit.create_schema(dss_sqlite_url)
     mapping = SQLMapping(users=TableMap("accounts", key="username", columns={"name": "full_name"}),
                          groups=kit.make_mapping()["groups"])
     with pytest.raises(ConfigurationError, match="Person.courses is a set or list"):
-        sync(sqlite_url, kit.SOURCE, mapping)
+        sync(dss_sqlite_url, kit.SOURCE, mapping)

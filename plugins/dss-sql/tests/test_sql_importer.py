@@ -67,22 +67,22 @@ def test_a_join_merges_one_row_per_membership_into_a_set(db_url):
     assert str(tree.users["1"].dss_origin) == "query row 1"
 
 
-def test_query_as_a_select_and_everything_from_settings(sqlite_url):
-    fill(sqlite_url)
+def test_query_as_a_select_and_everything_from_settings(dss_sqlite_url):
+    fill(dss_sqlite_url)
     students = sa.table("students", sa.column("sid"), sa.column("full_name"))
 
     class Selected(SQLImporter):
         query = sa.select(students.c.sid.label("idnumber"), students.c.full_name.label("name"))
 
-    assert sorted(tree_with(Selected, sqlite_url).load().users) == ["1", "2"]
+    assert sorted(tree_with(Selected, dss_sqlite_url).load().users) == ["1", "2"]
     # the registered importer configured from settings only
-    tree = tree_with(SQLImporter, sqlite_url, table="students", key="sid",
+    tree = tree_with(SQLImporter, dss_sqlite_url, table="students", key="sid",
                      rename={"full_name": "name"}, yield_per=1)
     assert tree.load().users["1"].name == "Ann"
 
 
-def test_the_url_comes_from_the_environment(sqlite_url):
-    fill(sqlite_url)
+def test_the_url_comes_from_the_environment(dss_sqlite_url):
+    fill(dss_sqlite_url)
 
     class SIS(Tree):
         name = "sis"
@@ -90,19 +90,19 @@ def test_the_url_comes_from_the_environment(sqlite_url):
 
     config = Config({"trees": {"sis": {"users": {"table": "students", "key": "sid",
                                                   "rename": {"full_name": "name"}}}}},
-                    environ={"DSS_SIS_URL": sqlite_url})
+                    environ={"DSS_SIS_URL": dss_sqlite_url})
     assert len(SIS(config=config).load().users) == 2
 
 
-def test_one_engine_per_url(sqlite_url):
-    assert get_engine(sqlite_url) is get_engine(sqlite_url)
-    first = get_engine(sqlite_url)
-    dispose_engines(sqlite_url)
-    assert get_engine(sqlite_url) is not first
+def test_one_engine_per_url(dss_sqlite_url):
+    assert get_engine(dss_sqlite_url) is get_engine(dss_sqlite_url)
+    first = get_engine(dss_sqlite_url)
+    dispose_engines(dss_sqlite_url)
+    assert get_engine(dss_sqlite_url) is not first
 
 
-def test_dbsession_commits_or_rolls_back(sqlite_url):
-    fill(sqlite_url)
+def test_dbsession_commits_or_rolls_back(dss_sqlite_url):
+    fill(dss_sqlite_url)
 
     class Custom(SQLImporter):
         def readin(self):
@@ -115,7 +115,7 @@ def test_dbsession_commits_or_rolls_back(sqlite_url):
                 for sid, name in session.execute(sa.text("select sid, full_name from students")):
                     yield {"idnumber": sid, "name": name}
 
-    assert sorted(tree_with(Custom, sqlite_url).load().users) == ["1", "2", "3"]
+    assert sorted(tree_with(Custom, dss_sqlite_url).load().users) == ["1", "2", "3"]
 
 
 def test_missing_table_and_column_are_one_line_configuration_errors(db_url):
@@ -149,26 +149,26 @@ def test_unreachable_database_is_one_line_without_the_password(url):
 
 
 @pytest.mark.mariadb
-def test_wrong_credentials_on_mariadb(mariadb_url):
-    url = sa.make_url(mariadb_url).set(username="nobody_dss", password="s3cr3tpw")
+def test_wrong_credentials_on_mariadb(dss_mariadb_url):
+    url = sa.make_url(dss_mariadb_url).set(username="nobody_dss", password="s3cr3tpw")
     with pytest.raises(ConfigurationError, match="cannot connect") as info:
         tree_with(SQLImporter, url.render_as_string(hide_password=False), table="x").load()
     assert "s3cr3tpw" not in str(info.value)
 
 
 @pytest.mark.postgres
-def test_unknown_role_on_postgres(postgres_url):
-    url = sa.make_url(postgres_url).set(username="nobody_dss", password="s3cr3tpw")
+def test_unknown_role_on_postgres(dss_postgres_url):
+    url = sa.make_url(dss_postgres_url).set(username="nobody_dss", password="s3cr3tpw")
     with pytest.raises(ConfigurationError, match="cannot connect") as info:
         tree_with(SQLImporter, url.render_as_string(hide_password=False), table="x").load()
     assert "s3cr3tpw" not in str(info.value)
 
 
-def test_no_url_and_no_table_are_configuration_errors(sqlite_url):
+def test_no_url_and_no_table_are_configuration_errors(dss_sqlite_url):
     with pytest.raises(ConfigurationError, match="no database url"):
         tree_with(SQLImporter, None, table="students").load()
     with pytest.raises(ConfigurationError, match="needs a table or a query"):
-        tree_with(SQLImporter, sqlite_url).load()
+        tree_with(SQLImporter, dss_sqlite_url).load()
 
 
 def test_registered_through_the_entry_point_without_importing_sqlalchemy():

@@ -64,13 +64,13 @@ def check(url: str, kit, susers, sgroups, dusers, dgroups) -> None:
 
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(susers=users, sgroups=groups, dusers=dest_users, dgroups=groups)
-def test_sqlite_destination_converges_to_the_source(sqlite_url, kit, susers, sgroups, dusers, dgroups):
-    check(sqlite_url, kit, susers, sgroups, dusers, dgroups)
+def test_sqlite_destination_converges_to_the_source(dss_sqlite_url, kit, susers, sgroups, dusers, dgroups):
+    check(dss_sqlite_url, kit, susers, sgroups, dusers, dgroups)
 
 
 @pytest.mark.postgres
 @settings(max_examples=6, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(susers=users, sgroups=groups, dusers=dest_users, dgroups=groups)
-def test_postgres_destination_converges_to_the_source(postgres_url, kit, susers, sgroups, dusers,
+def test_postgres_destination_converges_to_the_source(dss_postgres_url, kit, susers, sgroups, dusers,
                                                       dgroups):
-    check(postgres_url, kit, susers, sgroups, dusers, dgroups)
+    check(dss_postgres_url, kit, susers, sgroups, dusers, dgroups)

@@ -45,7 +45,7 @@ def test_check_names_a_not_null_column_the_mapping_does_not_fill(db, request, ki
 
     from dss_core import Config, Datastore
 
-    url = request.getfixturevalue(f"{db}_url")
+    url = request.getfixturevalue(f"dss_{db}_url")
     kit.create_schema(url)
     SIS, LMS = kit.make_trees(kit.SOURCE, kit.make_mapping())
     config = Config({"trees": {"lms": {"url": url}}}, environ={})

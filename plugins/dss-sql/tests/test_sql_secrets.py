@@ -222,8 +222,8 @@ def test_e2e_a_password_in_the_query_string_is_never_shown_wrong_port(
 @pytest.mark.postgres
 @pytest.mark.parametrize("datastore", DATASTORES)
 def test_e2e_a_password_in_the_query_string_is_never_shown_wrong_user(
-        tmp_path: Path, csv2sql_site: Path, postgres_url: str, datastore: str) -> None:
-    # postgres_url only makes sure the server is up (skipped when it is not)
+        tmp_path: Path, csv2sql_site: Path, dss_postgres_url: str, datastore: str) -> None:
+    # dss_postgres_url only makes sure the server is up (skipped when it is not)
     url = "postgresql+psycopg://nobody_dss@127.0.0.1:5432/test?password=s3cr%40t"
     for command in ("run", "plan"):
         code, shown = run_dss(tmp_path, csv2sql_site, url, _datastore(datastore), command)

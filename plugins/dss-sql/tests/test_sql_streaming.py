@@ -103,14 +103,14 @@ def test_memory_does_not_grow_with_the_table(db_url):
         f"{large} bytes for {LARGE} rows")
 
 
-def test_the_measurement_sees_a_full_fetch(sqlite_url):
+def test_the_measurement_sees_a_full_fetch(dss_sqlite_url):
     """The check above can fail: an importer that fetches every row first is caught."""
 
     class FetchAll(DropEverything):
         def stream(self, conn: Any, stmt: Any) -> Iterator[Mapping[str, Any]]:
             return iter([row._mapping for row in conn.execute(stmt).fetchall()])
 
-    small, large = peaks(sqlite_url, FetchAll)
+    small, large = peaks(dss_sqlite_url, FetchAll)
     print(f"\nfull fetch: peak {small / 1024:.0f} KiB for {SMALL} rows, "
           f"{large / 1024:.0f} KiB for {LARGE} rows")
     assert large > 2 * small + SLACK, (small, large)
