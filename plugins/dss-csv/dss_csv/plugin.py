@@ -1,6 +1,7 @@
 """Hook implementations of the ``dss-csv`` plugin (registered under the ``dss`` entry-point group).
 
-Kept thin on purpose: the importer module is imported only when the hook is called.
+Kept thin on purpose: the importer module and the command module are imported
+only when their hook is called.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from typing import TYPE_CHECKING
 from dss_core import hookimpl
 
 if TYPE_CHECKING:
+    import click
+
     from dss_core import Importer
 
 
@@ -19,3 +22,11 @@ def dss_importers() -> list[type[Importer]]:
     from .importer import CSVImporter
 
     return [CSVImporter]
+
+
+@hookimpl
+def dss_register_commands(cli: click.Group) -> None:
+    """Add ``dss csv-columns FILE``: a CSV file's columns and the importer's settings for it."""
+    from .columns import csv_columns
+
+    cli.add_command(csv_columns)
