@@ -76,7 +76,7 @@ class LMS(Tree):
 
 @hookimpl
 def dss_datastores():
-    return [Datastore("school", source=SIS, destinations=[LMS])]
+    return [Datastore("csvschool", source=SIS, destinations=[LMS])]
 '''
 
 
@@ -111,7 +111,7 @@ def sync_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     info.mkdir()
     (info / "METADATA").write_text(
         "Metadata-Version: 2.1\nName: csv-sync-test\nVersion: 0.0.1\n", encoding="utf-8")
-    (info / "entry_points.txt").write_text("[dss]\nschool = csv_sync_test\n", encoding="utf-8")
+    (info / "entry_points.txt").write_text("[dss]\ncsvsync = csv_sync_test\n", encoding="utf-8")
     return site
 
 
@@ -184,20 +184,20 @@ def test_plan_and_run_with_a_csv_source(csv_site, sync_site, tmp_path):
          {"idnumber": "9", "name": "Gone", "courses": []}]))
     sites = (csv_site, sync_site)
 
-    plan = dss(tmp_path, "plan", "school", sites=sites)
+    plan = dss(tmp_path, "plan", "csvschool", sites=sites)
     assert plan.returncode == 0, plan.stdout + plan.stderr
     for message in ["new_users(idnumber='1')", "update_name(idnumber='2', attribute='name', value='Bo')",
                     "old_users(idnumber='9')"]:
         assert message in plan.stdout
     assert json.loads((tmp_path / "accounts.json").read_text())[0]["name"] == "Bob"  # unchanged
 
-    run = dss(tmp_path, "run", "school", sites=sites)
+    run = dss(tmp_path, "run", "csvschool", sites=sites)
     assert run.returncode == 0, run.stdout + run.stderr
     assert json.loads((tmp_path / "accounts.json").read_text()) == [
         {"idnumber": "1", "name": "Ann", "courses": ["math", "science"]},
         {"idnumber": "2", "name": "Bo", "courses": ["art"]}]
 
-    again = dss(tmp_path, "plan", "school", "--quiet", sites=sites)
+    again = dss(tmp_path, "plan", "csvschool", "--quiet", sites=sites)
     assert again.returncode == 0
     assert "new_users" not in again.stdout and "update_" not in again.stdout
 
@@ -205,7 +205,7 @@ def test_plan_and_run_with_a_csv_source(csv_site, sync_site, tmp_path):
 def test_bad_csv_exits_2_with_file_and_line_and_applies_nothing(csv_site, sync_site, tmp_path):
     write_sync(tmp_path, "Student ID\tName\tCourse\n1\tAnn\tmath\n2\tBo\n")
     (tmp_path / "accounts.json").write_text("[]")
-    run = dss(tmp_path, "run", "school", sites=(csv_site, sync_site))
+    run = dss(tmp_path, "run", "csvschool", sites=(csv_site, sync_site))
     assert run.returncode == 2, run.stdout + run.stderr
     assert "students.csv line 3: 2 fields, but the header has 3" in run.stderr
     assert (tmp_path / "accounts.json").read_text() == "[]"
@@ -219,7 +219,7 @@ def assert_refused(folder: Path, sites: tuple[Path, ...], message: str) -> None:
     """`dss plan` and `dss run` exit 2 with the one-line message; accounts.json is untouched."""
     (folder / "accounts.json").write_bytes(ACCOUNTS)
     for command in ("plan", "run"):
-        proc = dss(folder, command, "school", sites=sites)
+        proc = dss(folder, command, "csvschool", sites=sites)
         assert proc.returncode == 2, proc.stdout + proc.stderr
         assert proc.stderr.splitlines() == [f"dss: error: {message}"], proc.stderr
         assert (folder / "accounts.json").read_bytes() == ACCOUNTS
