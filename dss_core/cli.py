@@ -75,7 +75,7 @@ class Session:
             from .config import Config
 
             self._config = Config.load(self.config_path)
-            self.plugins.hook.dss_configure(config=self._config)
+            self.plugins.hook.dss_configure.call_historic(kwargs={"config": self._config})
         return self._config
 
     @property

@@ -47,9 +47,14 @@ hookimpl = pluggy.HookimplMarker(PROJECT)
 # ---------------------------------------------------------------------------
 
 
-@hookspec
+@hookspec(historic=True)
 def dss_configure(config: Config) -> None:
     """Called once the configuration is loaded, before anything is registered.
+
+    *Historic*: a plugin registered later (``pm.register(...)`` after the
+    configuration was loaded) is called with the same configuration when it
+    registers, so no plugin misses it. Callers use
+    ``pm.hook.dss_configure.call_historic(kwargs={"config": config})``.
 
     :param config: the loaded :class:`~dss_core.Config`; a plugin may read
         its own table from ``config.data`` or add defaults to it.

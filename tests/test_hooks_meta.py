@@ -161,3 +161,21 @@ def test_an_importer_name_two_plugins_register_is_an_error(tmp_path: Path) -> No
     assert done.returncode == 2
     assert "two plugins register the importer 'same': dss-dupe-a (plugin 'dupe-a') and " \
            "dss-dupe-b (plugin 'dupe-b')" in done.stdout + done.stderr
+
+
+def test_configure_is_historic_a_plugin_registered_later_still_hears_it() -> None:
+    from dss_core import Config, hookimpl
+    from dss_core.plugins import builtin_plugin_manager
+
+    heard: list[object] = []
+
+    class Late:
+        @hookimpl
+        def dss_configure(self, config: object) -> None:
+            heard.append(config)
+
+    pm = builtin_plugin_manager()
+    config = Config({"datastore": "x"})
+    pm.hook.dss_configure.call_historic(kwargs={"config": config})
+    pm.register(Late())
+    assert heard == [config]
