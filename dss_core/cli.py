@@ -259,14 +259,6 @@ def _run_options(func: F) -> F:
     func = click.option("--report", "report", type=click.Path(dir_okay=False, path_type=Path),
                         help="Write a JSON report of every action and its result.")(func)
     func = click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")(func)
-    func = click.option(
-        "--accept", multiple=True, metavar="TREE.BRANCH",
-        help="Accept tonight's source of this branch (or tree, or 'all') although a source "
-             "gate stops it: empty, shrunk, or a column gone (repeatable).")(func)
-    func = click.option(
-        "--allow-deletions", "allow_deletions", multiple=True, metavar="[TREE.BRANCH=]N",
-        help="Let this run retire or delete up to N objects per branch, and remove up to N "
-             "members per set, past the deletion limits (repeatable).")(func)
     return click.argument("name", required=False)(func)
 
 

@@ -39,6 +39,7 @@ BUILTIN_PLUGINS = (
     "dss_core.builtin.dispatch",
     "dss_core.builtin.console",
     "dss_core.builtin.json_report",
+    "dss_core.builtin.guards",
 )
 
 
