@@ -237,6 +237,7 @@ ASYMMETRIC_PLUGIN = '''\
 from dss_core import Branch, Datastore, hookimpl
 from school_sync.lms import LMS
 from school_sync.models import SISUser
+from school_sync.plugin import dss_branches  # the cohorts the (blocked) school plugin adds
 from school_sync.sis import SIS, UsersCSV
 
 

@@ -86,13 +86,23 @@ class LMSHandler(SQLHandler):
 
 
 class LMS(Tree):
-    """The LMS: accounts, class enrolments and cohorts with their members."""
+    """The LMS: accounts, class enrolments and cohorts with their members.
+
+    Registered by name (``dss_trees``): the ``school`` datastore names it
+    ``"lms"``. Its ``groups`` branch (the cohorts, in ``lms_cohorts`` and
+    ``lms_cohort_members``) comes from the plugin's ``dss_branches`` hook
+    (:data:`GROUPS`), as on the SIS side.
+    """
 
     name = "lms"
     description = "the LMS database"
     handler = LMSHandler
-    order = ("users", "enrolments", "groups")
+    order = ("users", "enrolments")  # added branches come last
 
     users = Branch(LMSUser, importer=MAPPING.importer("users"))
     enrolments = Branch(Enrolment, importer=EnrolmentsTable)
-    groups = Branch(Group, importer=MAPPING.importer("groups"))
+
+
+#: The cohorts on the LMS side: the plugin's ``dss_branches`` adds this branch to :class:`LMS`
+#: (the mapping's ``groups`` table, which the handler writes).
+GROUPS = Branch(Group, importer=MAPPING.importer("groups"), name="groups")

@@ -11,7 +11,9 @@ Three branches, imported in this order (later ones are built from earlier ones):
     who are not in ``users`` (withdrawn) are filtered out.
 ``groups``
     not read from a file at all: derived from the imported ``users``
-    (homerooms, grades, departments).
+    (homerooms, grades, departments). Not declared by :class:`SIS`: the
+    cohorts are an add-on, :data:`GROUPS`, that the plugin's ``dss_branches``
+    hook gives to this tree (and :data:`school_sync.lms.GROUPS` to the LMS).
 """
 
 from __future__ import annotations
@@ -82,12 +84,21 @@ class GroupsFromUsers(Importer):
 
 
 class SIS(Tree):
-    """The point of truth: the school information system's exports."""
+    """The point of truth: the school information system's exports.
+
+    Registered by name (``dss_trees``): the ``school`` datastore names it
+    ``"sis"``. Its ``groups`` branch comes from the plugin's ``dss_branches``
+    hook (:data:`GROUPS`); a branch a plugin adds imports after the declared
+    ones, so the cohorts are derived once ``users`` is there.
+    """
 
     name = "sis"
     description = "the SIS's nightly CSV exports"
-    order = ("users", "enrolments", "groups")  # groups and enrolments need users first
+    order = ("users", "enrolments")  # enrolments need users first; added branches come last
 
     users = Branch(SISUser, importer=UsersCSV)
     enrolments = Branch(Enrolment, importer=EnrolmentsCSV)
-    groups = Branch(Group, importer=GroupsFromUsers)
+
+
+#: The cohorts on the SIS side: the plugin's ``dss_branches`` adds this branch to :class:`SIS`.
+GROUPS = Branch(Group, importer=GroupsFromUsers, name="groups")

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from dss_core import Config
+from dss_core import Config, Datastore
 from dss_core.testing import check_conformance
 from dss_sql import dispose_engines
 
@@ -16,11 +16,18 @@ from school_sync.generate import generate
 pytestmark = pytest.mark.postgres
 
 
+def registered(config: Config) -> Datastore:
+    """The datastore exactly as the installed plugin registers it, its trees' names resolved."""
+    (found,) = plugin.dss_datastores(config=config)
+    trees = {tree.name: tree for tree in plugin.dss_trees(config=config)}  # as dss registers them
+    return Datastore(found.name, trees[found.source], [trees[d] for d in found.destinations])
+
+
 def test_conformance_on_postgres(dss_postgres_url: str, tmp_path: Path, dss_plugins: Any) -> None:
     generate(tmp_path, users=250, seed=5, url=dss_postgres_url)
     config = Config.load(tmp_path / "dss.toml")  # names the Postgres URL given to the generator
     config.environ = {}
-    (school,) = plugin.dss_datastores(config=config)
+    school = registered(config)
     try:
         summary = check_conformance(school, config=config, plugins=dss_plugins)
         assert summary.count(kind="old", branch="users") > 0
@@ -38,7 +45,7 @@ def test_environment_url_wins(dss_postgres_url: str, tmp_path: Path, dss_plugins
                                        encoding="utf-8")
     config = Config.load(tmp_path / "dss.toml")
     config.environ = {"DSS_LMS_URL": dss_postgres_url}
-    (school,) = plugin.dss_datastores(config=config)
+    school = registered(config)
     try:
         check_conformance(school, config=config, plugins=dss_plugins)
         assert not (tmp_path / "nowhere.sqlite").exists()

@@ -29,9 +29,10 @@ def school(tmp_path: Path) -> Any:
 
 
 def datastore(config: Config) -> Datastore:
-    """The datastore exactly as the installed plugin registers it."""
+    """The datastore exactly as the installed plugin registers it, its trees' names resolved."""
     (found,) = plugin.dss_datastores(config=config)
-    return found
+    trees = {tree.name: tree for tree in plugin.dss_trees(config=config)}  # as dss registers them
+    return Datastore(found.name, trees[found.source], [trees[d] for d in found.destinations])
 
 
 def plan(config: Config, plugins: Any) -> list[Any]:
