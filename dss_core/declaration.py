@@ -44,6 +44,12 @@ class Branch:
     another). ``mode`` limits the actions generated for this branch when the
     tree is a destination: ``full`` (default), ``create-only``,
     ``update-only`` or ``no-retire``.
+
+    ``references`` names the values that are objects of another branch:
+    ``{"members": "users"}`` (each member is a user's idnumber), or
+    ``{"idnumber": "users"}`` (each object belongs to the user of its
+    idnumber). An action needing an object that will not be there (its
+    ``new`` failed, it is retired in this run) is skipped with the reason.
     """
 
     def __init__(
@@ -54,9 +60,11 @@ class Branch:
         mode: str = "full",
         on_duplicate: str | None = None,
         name: str | None = None,
+        references: dict[str, str] | None = None,
     ) -> None:
         if mode not in MODES:
             raise ConfigurationError(f"branch mode must be one of {', '.join(MODES)}, not {mode!r}")
+        self.references = dict(references or {})
         self.model = model
         self.importer = importer
         self.mode = mode
@@ -123,8 +131,19 @@ class TreeDeclaration:
         self.branch_order = self._order(strict=False)
 
     def check_order(self) -> None:
-        """Raise ConfigurationError when ``order`` names a branch the tree does not have."""
+        """Raise ConfigurationError when ``order`` or a ``references`` names what is not there."""
         self.branch_order = self._order(strict=True)
+        for name, branch in self.branches.items():
+            schema = branch.model.schema()
+            for attribute, target in branch.references.items():
+                if target not in self.branches:
+                    raise ConfigurationError(
+                        f"tree {self.name}: branch {name} references {attribute} -> {target!r}, "
+                        f"which is no branch of the tree ({', '.join(self.branch_order)})")
+                if attribute != "idnumber" and attribute not in schema.membership:
+                    raise ConfigurationError(
+                        f"tree {self.name}: branch {name} references {attribute!r}, which is not "
+                        f"a set or list attribute of {branch.model.__name__} (nor 'idnumber')")
 
     def _order(self, strict: bool) -> list[str]:
         order = list(type(self).order or self.branches)

@@ -29,7 +29,9 @@ counted as not implemented and listed at the end of the run.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .actions import Action, Result, Status
@@ -38,6 +40,14 @@ from .settings import Setting
 if TYPE_CHECKING:
     from .declaration import TreeDeclaration
     from .runs import Run
+
+
+@dataclass
+class ObjectUnit:
+    """The changes of one object being applied: whether they are all-or-nothing, and whether one failed."""
+
+    atomic: bool
+    failed: bool = False
 
 
 class Handler:
@@ -67,6 +77,18 @@ class Handler:
 
     def end(self, failed: bool) -> None:
         """Called once after the last action; ``failed`` tells whether the run stopped on an error."""
+
+    @contextlib.contextmanager
+    def object_unit(self, actions: Sequence[Action]) -> Iterator[ObjectUnit]:
+        """Apply the changes of one object (``actions``) as one unit, where the destination allows.
+
+        The runner hands each action of the unit to the handler inside this
+        context and sets ``unit.failed`` when one fails; the rest of the unit
+        is then not attempted. A destination that can undo (a database)
+        overrides this to make the unit all-or-nothing and yields
+        ``ObjectUnit(atomic=True)``; the default cannot undo what it did.
+        """
+        yield ObjectUnit(atomic=False)
 
     def find_method(self, action: Action) -> tuple[str, Callable[[Action], Any]] | None:
         """The handler method for ``action`` by the dispatch order, or None."""

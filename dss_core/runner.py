@@ -11,8 +11,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .actions import ERROR, FAILED_STATUSES, Result, Status
+from .actions import ERROR, FAILED_STATUSES, Action, Result, Status
 from .declaration import TreeDeclaration
+from .dependencies import Dependencies, units
 from .diff import diff
 from .errors import ConfigurationError, DssError, GateError
 from .gates import check_limits, check_source, source_snapshots
@@ -161,22 +162,74 @@ def _execute(run: Run, source: TreeDeclaration, destinations: Sequence[TreeDecla
     if run.dry_run:
         return
     handlers = _begin_handlers(run, destinations)
-    stop = False
     for handler, (dest, actions) in zip(handlers, plans, strict=True):
         failed = True  # until every action went through: end() must not commit a broken run
         try:
-            for action in actions:
-                if stop:
-                    result = Result(action, Status.SKIPPED, "the run stopped on an earlier failure")
-                else:
-                    result = handle(run, dest, handler, action)
-                    if run.stop_on_failure and result.status in FAILED_STATUSES:
-                        stop = True
-                        summary.stopped = True
-                summary.add(result)
-                hook.dss_report_result(run=run, result=result)
-            failed = stop
+            _apply(run, source, dest, handler, actions, summary)
+            failed = summary.stopped
         finally:
             handler.end(failed)
     if run.state is not None and summary.sources:
         run.state.accept(summary.sources)
+
+
+def _apply(run: Run, source: TreeDeclaration, dest: TreeDeclaration, handler: Handler,
+           actions: list[Action], summary: Summary) -> None:
+    """Apply one destination's plan unit by unit (see :func:`~dss_core.dependencies.units`).
+
+    An action whose object of another branch will not be there is skipped
+    with the reason; the changes of one object go through the handler's
+    :meth:`~dss_core.Handler.object_unit`: after a failure the rest of the
+    object's changes are not attempted, and where the unit is atomic the
+    ones already made are rolled back (reported as skipped, with the reason).
+    """
+    hook = run.plugins.hook
+    deps = Dependencies(source, dest, actions)
+
+    def report(result: Result) -> None:
+        deps.record(result)
+        summary.add(result)
+        hook.dss_report_result(run=run, result=result)
+
+    for unit in units(actions):
+        if summary.stopped:
+            for action in unit:
+                report(Result(action, Status.SKIPPED, "the run stopped on an earlier failure"))
+            continue
+        blocked = [deps.blocked(a) for a in unit]
+        if len(unit) == 1:
+            result = (Result(unit[0], Status.SKIPPED, blocked[0]) if blocked[0]
+                      else handle(run, dest, handler, unit[0]))
+            report(result)
+            if run.stop_on_failure and result.status in FAILED_STATUSES:
+                summary.stopped = True
+            continue
+        results = _apply_object(run, dest, handler, unit, blocked)
+        for result in results:
+            report(result)
+        if run.stop_on_failure and any(r.status in FAILED_STATUSES for r in results):
+            summary.stopped = True
+
+
+def _apply_object(run: Run, dest: TreeDeclaration, handler: Handler, unit: list[Action],
+                  blocked: list[str | None]) -> list[Result]:
+    """The changes of one object, as one unit: all of them, or (where atomic) none."""
+    results: list[Result] = []
+    failure = ""
+    with handler.object_unit(unit) as state:
+        for action, why in zip(unit, blocked, strict=True):
+            if state.failed:
+                results.append(Result(action, Status.SKIPPED, f"not attempted: {failure}"))
+            elif why:
+                results.append(Result(action, Status.SKIPPED, why))
+            else:
+                result = handle(run, dest, handler, action)
+                results.append(result)
+                if result.status in FAILED_STATUSES:
+                    state.failed = True
+                    failure = f"{action.method} of this object failed ({result.message})"
+    if state.failed and state.atomic:
+        results = [r if r.status in FAILED_STATUSES or r.status is Status.SKIPPED else
+                   Result(r.action, Status.SKIPPED, f"rolled back: {failure}", r.handler)
+                   for r in results]
+    return results

@@ -202,7 +202,13 @@ def test_without_stop_on_failure_every_action_runs(dss_tree) -> None:
         def default(self, action: Action) -> None: ...
 
     summary = _apply(dss_tree, H)
-    assert not any(r.status is Status.SKIPPED for r in summary.results)
+    failed_objects = {(r.action.branch, r.action.idnumber) for r in summary.results if r.failed}
+    for r in summary.results:  # only the rest of a failed object's changes is held back
+        if r.status is Status.SKIPPED:
+            assert (r.action.branch, r.action.idnumber) in failed_objects
+            assert r.message.startswith("not attempted: update_name of this object failed")
+    assert any(r.status is Status.SUCCESS and (r.action.branch, r.action.idnumber)
+               not in failed_objects for r in summary.results)
     assert summary.failed == 2 and not summary.stopped
 
 
