@@ -16,7 +16,7 @@ from .errors import (
     InputError,
     PluginError,
 )
-from .handlers import Handler
+from .handlers import Handler, ObjectUnit
 from .hookspecs import hookimpl, hookspec
 from .importers import GeneratorImporter, Importer, Record
 from .model import LIST, SCALAR, SET, Model
@@ -34,6 +34,6 @@ __all__ = [
     "ADD", "ERROR", "KINDS", "LIST", "NEW", "OLD", "REMOVE", "SCALAR", "SET", "UPDATE",
     "Action", "Branch", "BranchData", "Config", "ConfigurationError", "Datastore", "DssError",
     "DuplicateIdError", "GateError", "GeneratorImporter", "Handler", "Importer", "InputError", "Model",
-    "Origin", "PluginError", "Record", "Result", "Run", "Setting", "Status", "Summary", "Tree",
+    "ObjectUnit", "Origin", "PluginError", "Record", "Result", "Run", "Setting", "Status", "Summary", "Tree",
     "hookimpl", "hookspec", "mask_url", "open_datastore", "parse_bool", "redact", "register_secret", "register_url_secrets",
 ]

@@ -100,9 +100,11 @@ class LMS(Tree):
     order = ("users", "enrolments")  # added branches come last
 
     users = Branch(LMSUser, importer=MAPPING.importer("users"))
-    enrolments = Branch(Enrolment, importer=EnrolmentsTable)
+    # an enrolment belongs to the account of its idnumber: skipped when that account is not there
+    enrolments = Branch(Enrolment, importer=EnrolmentsTable, references={"idnumber": "users"})
 
 
 #: The cohorts on the LMS side: the plugin's ``dss_branches`` adds this branch to :class:`LMS`
 #: (the mapping's ``groups`` table, which the handler writes).
-GROUPS = Branch(Group, importer=MAPPING.importer("groups"), name="groups")
+GROUPS = Branch(Group, importer=MAPPING.importer("groups"), name="groups",
+                references={"members": "users"})  # members are accounts
