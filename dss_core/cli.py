@@ -311,8 +311,19 @@ def _run_or_plan(ctx: click.Context, name: str | None, mode: str, report: Path |
     run = Run.create(mode, session.plugins, config, datastore=datastore.name,
                      stop_on_failure=fail_fast, report_path=report, verbose=session.verbose,
                      allow=allow, state=StateDir(state_folder(config), datastore.name))
-    summary = execute(run, source, dests)
+    with _run_lock(run):  # held from before the import until the report is written
+        summary = execute(run, source, dests)
     sys.exit(summary.exit_code)
+
+
+def _run_lock(run: Any) -> Any:
+    """``dss run``: the datastore's run lock, one run at a time (``dss plan`` takes none)."""
+    import contextlib
+
+    if run.dry_run or run.state is None:
+        return contextlib.nullcontext()
+    return run.state.lock(run.id, run.started, wait=run.options.get("wait"),
+                          note=lambda line: click.echo(f"dss: note: {redact(line)}", err=True))
 
 
 @cli.command()

@@ -1,7 +1,8 @@
 """What dss remembers between runs, in the datastore's state folder (``.dss/`` by default).
 
 Today that is the last accepted source of each branch (objects, columns, a
-digest), which the source gates compare tonight's export with. Every file
+digest), which the source gates compare tonight's export with, and the run
+lock of the datastore (``<datastore>.lock``, :mod:`dss_core.lock`). Every file
 is written atomically and readable by its owner only: it describes personal
 data (how many pupils, which columns).
 """
@@ -11,12 +12,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from .errors import ConfigurationError
+from .lock import RunLock
 from .private_files import private_folder, write_private
 
 if TYPE_CHECKING:
@@ -63,6 +65,19 @@ class StateDir:
     @property
     def sources_file(self) -> Path:
         return self.folder / f"{self.datastore}.sources.json"
+
+    @property
+    def lock_file(self) -> Path:
+        return self.folder / f"{self.datastore}.lock"
+
+    def lock(self, run_id: str, started: str = "", *, wait: float | None = None,
+             note: Callable[[str], None] | None = None) -> RunLock:
+        """The datastore's run lock for run ``run_id`` (one run at a time; see :mod:`dss_core.lock`).
+
+        Taken when the ``with`` block begins: :class:`~dss_core.lock.RunLocked`
+        (exit 3) names the run that holds it, after waiting up to ``wait`` seconds.
+        """
+        return RunLock(self.lock_file, self.datastore, run_id, started, wait=wait, note=note)
 
     def accepted_sources(self) -> dict[str, SourceSnapshot]:
         """The last accepted snapshot of each source branch (``"sis.users"``), empty at first."""

@@ -3,7 +3,9 @@
 ``--accept TREE.BRANCH`` lets a source gate through for one night;
 ``--allow-deletions [TREE.BRANCH=]N`` lifts the deletion and member-loss
 limits to N. The runner reads them from ``run.options`` like any plugin's
-option (see :mod:`dss_core.gates`).
+option (see :mod:`dss_core.gates`). ``--wait SECONDS`` lets ``dss run`` wait
+for another run of the datastore to end instead of stopping (the run lock,
+:mod:`dss_core.lock`).
 """
 
 from __future__ import annotations
@@ -24,4 +26,8 @@ def dss_cli_options() -> list[click.Parameter]:
             ["--allow-deletions", "allow_deletions"], multiple=True, metavar="[TREE.BRANCH=]N",
             help="Let this run retire or delete up to N objects per branch, and remove up to N "
                  "members per set, past the deletion limits (repeatable)."),
+        click.Option(
+            ["--wait"], type=click.FloatRange(min=0), default=None, metavar="SECONDS",
+            help="When another run of the datastore is running, wait up to SECONDS for it to "
+                 "end instead of stopping (exit 3). Only dss run takes the lock; plan ignores it."),
     ]
