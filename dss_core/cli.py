@@ -312,7 +312,15 @@ def _run_or_plan(ctx: click.Context, name: str | None, mode: str, report: Path |
                      stop_on_failure=fail_fast, report_path=report, verbose=session.verbose,
                      allow=allow, state=StateDir(state_folder(config), datastore.name))
     with _run_lock(run):  # held from before the import until the report is written
-        summary = execute(run, source, dests)
+        if not run.dry_run:  # each action's intent and outcome, in the state folder
+            from .journal import Journal
+
+            run.journal = Journal.in_folder(state_folder(config), datastore.name)
+        try:
+            summary = execute(run, source, dests)
+        finally:
+            if run.journal is not None:
+                run.journal.close()
     sys.exit(summary.exit_code)
 
 

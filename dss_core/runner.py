@@ -96,7 +96,8 @@ def execute(run: Run, source: TreeDeclaration, destinations: Sequence[TreeDeclar
     if run.report_path is not None:
         check_report_path(run.report_path)
     try:
-        _execute(run, source, destinations, load, summary)
+        with run.stop.catching():
+            _execute(run, source, destinations, load, summary)
     except Exception as exc:
         summary.error = str(exc) if isinstance(exc, DssError) else f"{type(exc).__name__}: {exc}"
         summary.error_code = exc.exit_code if isinstance(exc, DssError) else 2
@@ -125,6 +126,8 @@ def _execute(run: Run, source: TreeDeclaration, destinations: Sequence[TreeDecla
         source.check_mirror(dest)
         for branch in dest.branch_order:
             dest.mode_of(branch)  # a bad mode setting fails before the import, not after it
+    if run.journal is not None:  # runs the journal saw start and never end: said first
+        run.notes.extend(str(i) for i in run.journal.interruptions(run.datastore))
     hook.dss_report_start(run=run)
 
     def import_tree(tree: TreeDeclaration) -> None:
@@ -162,13 +165,23 @@ def _execute(run: Run, source: TreeDeclaration, destinations: Sequence[TreeDecla
     if run.dry_run:
         return
     handlers = _begin_handlers(run, destinations)
+    if run.journal is not None:
+        run.journal.start(run.id, run.datastore, run.mode, run.started,
+                          sum(len(actions) for _, actions in plans))
+    run.stop.applying = True  # from here a signal stops the run after the current object
     for handler, (dest, actions) in zip(handlers, plans, strict=True):
         failed = True  # until every action went through: end() must not commit a broken run
         try:
             _apply(run, source, dest, handler, actions, summary)
-            failed = summary.stopped
+            failed = summary.stopped  # an interrupted run commits what it did
         finally:
             handler.end(failed)
+    if run.journal is not None:
+        from .journal import DONE, INTERRUPTED
+
+        run.journal.finish(INTERRUPTED if summary.interrupted else DONE, summary.exit_code)
+    if summary.interrupted:
+        return  # an interrupted run's source is not accepted: the next run checks it again
     if run.state is not None and summary.sources:
         run.state.accept(summary.sources)
 
@@ -191,20 +204,25 @@ def _apply(run: Run, source: TreeDeclaration, dest: TreeDeclaration, handler: Ha
         summary.add(result)
         hook.dss_report_result(run=run, result=result)
 
+    journal = run.journal
     for unit in units(actions):
-        if summary.stopped:
+        if run.stop.requested and not summary.interrupted:
+            summary.interrupted = run.stop.name
+        if summary.stopped or summary.interrupted:
+            why = (f"not attempted: the run was interrupted ({summary.interrupted})"
+                   if summary.interrupted else "the run stopped on an earlier failure")
             for action in unit:
-                report(Result(action, Status.SKIPPED, "the run stopped on an earlier failure"))
+                report(Result(action, Status.SKIPPED, why))
             continue
+        numbers = journal.intend(unit) if journal is not None else []
         blocked = [deps.blocked(a) for a in unit]
         if len(unit) == 1:
-            result = (Result(unit[0], Status.SKIPPED, blocked[0]) if blocked[0]
-                      else handle(run, dest, handler, unit[0]))
-            report(result)
-            if run.stop_on_failure and result.status in FAILED_STATUSES:
-                summary.stopped = True
-            continue
-        results = _apply_object(run, dest, handler, unit, blocked)
+            results = [Result(unit[0], Status.SKIPPED, blocked[0]) if blocked[0]
+                       else handle(run, dest, handler, unit[0])]
+        else:
+            results = _apply_object(run, dest, handler, unit, blocked)
+        if journal is not None:
+            journal.record(numbers, results)
         for result in results:
             report(result)
         if run.stop_on_failure and any(r.status in FAILED_STATUSES for r in results):

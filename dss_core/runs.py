@@ -6,6 +6,7 @@ Both are plain data that the engine fills and the reporting hooks read.
 from __future__ import annotations
 
 import datetime as dt
+import signal
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
@@ -15,6 +16,8 @@ from typing import TYPE_CHECKING, Any
 from .actions import ERROR, FAILED_STATUSES, Result, Status
 from .config import Config
 from .gates import Allowances
+from .interrupts import StopRequest
+from .journal import Journal
 from .state import SourceSnapshot, StateDir
 
 if TYPE_CHECKING:
@@ -39,6 +42,9 @@ class Run:
     verbose: int = 0
     allow: Allowances = field(default_factory=Allowances)  # --accept, --allow-deletions
     state: StateDir | None = None  # where the last accepted source is kept; None: no source gates
+    journal: Journal | None = None  # where each action's intent and outcome go (dss run)
+    stop: StopRequest = field(default_factory=StopRequest)  # Ctrl-C / SIGTERM while applying
+    notes: list[str] = field(default_factory=list)  # said at the start (an earlier run killed)
 
     @classmethod
     def create(cls, mode: str, plugins: pluggy.PluginManager, config: Config, **kwargs: Any) -> Run:
@@ -65,6 +71,7 @@ class Summary:
     error: str | None = None  # what stopped the run before it was done (exit code 2 or 3)
     error_code: int = 0
     gates: list[str] = field(default_factory=list)  # the guards that tripped, one line each
+    interrupted: str = ""  # the signal that stopped the run while applying (SIGINT, SIGTERM)
     sources: dict[str, SourceSnapshot] = field(default_factory=dict)  # tonight's source
 
     def add(self, result: Result) -> None:
@@ -107,9 +114,12 @@ class Summary:
     @property
     def exit_code(self) -> int:
         """0 all done (or planned); 1 some actions failed; 2 bad configuration or input
-        (a model error included); 3 stopped by a gate or limit."""
+        (a model error included); 3 stopped by a gate or limit; 130 / 143 stopped by
+        Ctrl-C / SIGTERM (what was done is committed)."""
         if self.error_code:
             return self.error_code
+        if self.interrupted:
+            return 128 + int(getattr(signal.Signals, self.interrupted))
         if self.gates:
             return 3
         if self.errors:

@@ -115,7 +115,7 @@ def test_an_empty_source_is_stopped_without_any_state(dss: Any, sync_files: Any,
     assert result.code == 3, result
     assert "src.users: the source is empty (0 objects, and no source accepted before)" in result.err
     assert dst.read_bytes() == before
-    assert not (tmp_path / ".dss").exists()
+    assert not (tmp_path / ".dss" / "testsync.sources.json").exists()  # nothing accepted
 
 
 def test_plan_never_records_the_source_and_state_files_are_private(site: Any,

@@ -29,7 +29,9 @@ def _quiet(run: Run) -> bool:
 
 @hookimpl(trylast=True)
 def dss_report_start(run: Run) -> None:
-    """With ``-v``: which run starts, on stderr (stdout keeps the plan's lines)."""
+    """Notes from earlier runs (one was killed), then with ``-v`` which run starts, on stderr."""
+    for note in run.notes:
+        _echo(f"dss: note: {note}", err=True)
     if run.verbose and not _quiet(run):
         _echo(f"dss {run.mode} {run.datastore}: run {run.id[:12]} started {run.started}", err=True)
 
@@ -91,5 +93,8 @@ def dss_report_finish(run: Run, summary: Summary) -> None:
     if summary.not_implemented:
         names = ", ".join(f"{m} ({n})" for m, n in sorted(summary.not_implemented.items()))
         console.print(f"Not implemented by any handler: {names}")
-    if summary.stopped:
+    if summary.interrupted:
+        console.print(f"Interrupted by {summary.interrupted}: what was done is committed; the "
+                      "rest was not attempted (run again to finish).")
+    elif summary.stopped:
         console.print("Stopped at the first failure (--fail-fast); later actions were skipped.")

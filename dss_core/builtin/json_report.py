@@ -31,6 +31,8 @@ def report_data(run: Run, summary: Summary) -> dict[str, object]:
         },
         "error": summary.error,
         "gates": summary.gates,
+        "interrupted": summary.interrupted or None,
+        "notes": list(run.notes),
         "sources": {name: snap.to_json() for name, snap in summary.sources.items()},
         "imported": {f"{t}.{b}": {"records": n, "objects": summary.objects.get((t, b), n)}
                      for (t, b), n in summary.imported.items()},
