@@ -6,7 +6,18 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from dss_core import ERROR, Action, ConfigurationError, Handler, InputError, Result, Setting, Status
 
-from .engine import connect, one_line, redact_url, resolve_url
+from .engine import (
+    LOCK,
+    TIMEOUT_SETTINGS,
+    TimedOut,
+    Timeouts,
+    connect,
+    one_line,
+    redact_url,
+    resolve_url,
+    timeout_kind,
+    timeout_message,
+)
 from .importer import reflect_table
 from .tables import LinkMap, TableMap, TableMapping, check_columns
 
@@ -91,7 +102,11 @@ class SQLHandler(Handler):
     :attr:`connection` open.
 
     Settings (``[tool.dss.trees.<tree>]``): ``url`` (the database),
-    ``batch_size`` (actions per transaction, default the mapping's, 500).
+    ``batch_size`` (actions per transaction, default the mapping's, 500),
+    ``connect_timeout``, ``lock_timeout``, ``statement_timeout`` (seconds:
+    10, 30, 0 = no limit). An action whose statement waits past the lock
+    timeout fails naming the table (and, on PostgreSQL, the session holding
+    it); the later actions on that table are skipped, not each left to wait.
     Before the first write (and in ``dss check``, through :meth:`verify`),
     :meth:`check` verifies the mapping against the database: every table and
     column exists, attribute, ``retire`` and ``active`` values fit their
@@ -102,6 +117,7 @@ class SQLHandler(Handler):
     declared_settings: ClassVar[tuple[Setting, ...]] = (
         Setting("url", str, None, "the SQLAlchemy database URL (DSS_<TREE>_URL)", secret=True),
         Setting("batch_size", int, 500, "actions committed per transaction"),
+        *TIMEOUT_SETTINGS,
     )
     mapping: ClassVar[TableMapping | None] = None
     url: ClassVar[str | None] = None
@@ -117,9 +133,14 @@ class SQLHandler(Handler):
         url = self.settings.get("url") or (self.mapping.url if self.mapping else None) or self.url
         return resolve_url(url, self.config, where=f"handler of tree {self.tree.name}")
 
+    @property
+    def timeouts(self) -> Timeouts:
+        """The connect, lock and statement timeouts of the tree (settings, else the defaults)."""
+        return Timeouts.of(self.settings, f"handler of tree {self.tree.name}")
+
     def connect(self) -> Connection:
         """Open the connection (one ConfigurationError line when that fails)."""
-        return connect(self.database_url)
+        return connect(self.database_url, f"{self.tree.name}: writing", timeouts=self.timeouts)
 
     def verify(self) -> None:
         """Connect and check the mapping against the database (``dss check``); writes nothing.
@@ -154,6 +175,7 @@ class SQLHandler(Handler):
             self.mapping.batch_size if self.mapping else 500)
         self._batch = max(1, int(size))
         self._pending = 0
+        self._locked: dict[str, str] = {}  # table -> the action that timed out waiting for it
         if self.connection.in_transaction():  # reflection autobegins
             self.connection.rollback()
         self._tx: RootTransaction | None = self.connection.begin()
@@ -251,6 +273,8 @@ class SQLHandler(Handler):
 
         try:
             table = reflect_table(self.connection, name, self._url, md)
+        except TimedOut:
+            raise  # a locked table: the other tables would each wait as long
         except DssError as exc:
             problems.append(f"{where}: {exc}")
             return None
@@ -426,6 +450,9 @@ class SQLHandler(Handler):
 
         if action.kind == ERROR or getattr(self, "connection", None) is None:
             return super().handle(action)
+        locked = self._locked_out(action)
+        if locked is not None:
+            return Result(action, Status.SKIPPED, locked)
         if self._tx is None or not self._tx.is_active:
             self._tx = self.connection.begin()
         savepoint = self.connection.begin_nested()
@@ -434,7 +461,7 @@ class SQLHandler(Handler):
         except sa_exc.SQLAlchemyError as exc:
             savepoint.rollback()
             found = self.find_method(action)
-            return Result(action, Status.FAILURE, one_line(exc),
+            return Result(action, Status.FAILURE, self._failure(action, exc),
                           handler=found[0] if found else None)
         except BaseException:
             savepoint.rollback()
@@ -447,6 +474,42 @@ class SQLHandler(Handler):
             if self._pending >= self._batch:
                 self.commit()
         return result
+
+    def _tables(self, action: Action) -> list[str]:
+        """The tables an action of this branch writes through the mapping (its table, link tables)."""
+        b = self._bound(action)
+        if b is None:
+            return []
+        return [b.map.table, *(link.table for link, _ in b.links.values())]
+
+    def _failure(self, action: Action, exc: BaseException) -> str:
+        """The one line of a failed statement; a lock timeout names the table and who holds it.
+
+        After a lock timeout, the later actions on the same tables are skipped
+        (:meth:`_locked_out`): each would wait as long again.
+        """
+        tables = self._tables(action)
+        doing = f"writing {tables[0]}" if tables else f"{self.tree.name}: writing"
+        message = timeout_message(exc, doing, self._url, self.connection, tables)
+        if message is None:
+            return one_line(exc)
+        if timeout_kind(exc) == LOCK:
+            locked = getattr(self, "_locked", {})
+            for table in tables:
+                locked.setdefault(table, f"{action.method}({action.idnumber!r})")
+            self._locked = locked
+        return message
+
+    def _locked_out(self, action: Action) -> str | None:
+        """Why ``action`` is not attempted: a table it writes timed out waiting for a lock."""
+        locked = getattr(self, "_locked", None)
+        if not locked:
+            return None
+        for table in self._tables(action):
+            if table in locked:
+                return (f"not attempted: table {table} is locked by another session "
+                        f"({locked[table]} waited lock_timeout for it and gave up)")
+        return None
 
     def execute(self, statement: Any, parameters: Any = None) -> Any:
         """Run one statement on the handler's connection (bound parameters only)."""

@@ -8,7 +8,15 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 from dss_core import ConfigurationError, Importer, Origin, Record, Setting
 
-from .engine import connect, database_error, get_engine, redact_url, resolve_url
+from .engine import (
+    TIMEOUT_SETTINGS,
+    Timeouts,
+    connect,
+    database_error,
+    get_engine,
+    redact_url,
+    resolve_url,
+)
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -36,6 +44,10 @@ class SQLImporter(Importer):
         ``{column: attribute}`` for columns named differently from the model.
     ``yield_per``
         rows fetched per round trip while streaming (default 1000).
+    ``connect_timeout``, ``lock_timeout``, ``statement_timeout``
+        seconds to wait for a connection (10), for a lock another session
+        holds (30) and for one statement (0: no limit); usually set on the
+        tree, for its importers and its handler alike.
 
     A subclass may override :meth:`readin` and use :meth:`dbsession` (an ORM
     session committed on success, rolled back on an exception) instead.
@@ -49,6 +61,7 @@ class SQLImporter(Importer):
         Setting("key", str, None, "the column holding the idnumber"),
         Setting("rename", dict[str, str], {}, "column -> model attribute"),
         Setting("yield_per", int, 1000, "rows fetched per round trip"),
+        *TIMEOUT_SETTINGS,
     )
     url: ClassVar[str | None] = None
     table: ClassVar[str | None] = None
@@ -70,9 +83,14 @@ class SQLImporter(Importer):
                            where=f"{self.tree.name}.{self.branch}")
 
     @property
+    def timeouts(self) -> Timeouts:
+        """The connect, lock and statement timeouts of this branch (settings, else the defaults)."""
+        return Timeouts.of(self.settings, f"{self.tree.name}.{self.branch}")
+
+    @property
     def engine(self) -> Engine:
-        """The process-wide engine for :attr:`database_url`."""
-        return get_engine(self.database_url)
+        """The process-wide engine for :attr:`database_url` (with :attr:`timeouts`)."""
+        return get_engine(self.database_url, timeouts=self.timeouts)
 
     def describe(self) -> str:
         return str(self.option("table") or "query")
@@ -80,7 +98,8 @@ class SQLImporter(Importer):
     @contextlib.contextmanager
     def connection(self) -> Iterator[Connection]:
         """A connection to the database; connection failures are one ConfigurationError line."""
-        conn = connect(self.database_url)
+        conn = connect(self.database_url, f"{self.tree.name}.{self.branch}: reading "
+                       f"{self.describe()}", timeouts=self.timeouts)
         try:
             yield conn
         finally:
@@ -165,13 +184,15 @@ class SQLImporter(Importer):
                     yield Record(values, Origin(source, number, "row"))
             except self.database_errors() as exc:
                 raise database_error(
-                    exc, url, f"{self.tree.name}.{self.branch}: reading {source}") from None
+                    exc, url, f"{self.tree.name}.{self.branch}: reading {source}", conn,
+                    (source,)) from None
 
 
 def reflect_table(conn: Connection, name: str, url: str, metadata: Any = None) -> Any:
     """The table ``name`` (``schema.table`` allowed) as reflected from the database.
 
-    A missing table is a :class:`~dss_core.ConfigurationError` naming it.
+    A missing table is a :class:`~dss_core.ConfigurationError` naming it; a
+    lock timeout a :class:`~dss_sql.engine.TimedOut` error naming it.
     """
     import sqlalchemy as sa
     from sqlalchemy import exc as sa_exc
@@ -183,7 +204,7 @@ def reflect_table(conn: Connection, name: str, url: str, metadata: Any = None) -
     except sa_exc.NoSuchTableError:
         raise ConfigurationError(f"table {name!r} does not exist in {redact_url(url)}") from None
     except sa_exc.SQLAlchemyError as exc:
-        error = database_error(exc, url, f"reading the columns of {name!r}")
+        error = database_error(exc, url, f"reading the columns of {name!r}", conn, (name,))
         raise error from None
 
 
