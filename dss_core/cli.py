@@ -433,8 +433,13 @@ class _PipeSafeWriter(io.RawIOBase):
         return size
 
 
-def _pipe_safe(stream: Any, write_through: bool = False) -> Any:
-    """``stream`` (sys.stdout, sys.stderr) writing through a :class:`_PipeSafeWriter`."""
+def _pipe_safe(stream: Any, unbuffered: bool = False) -> Any:
+    """``stream`` (sys.stdout, sys.stderr) writing through a :class:`_PipeSafeWriter`.
+
+    ``unbuffered`` (stderr): every line goes out as it is written, as Python's
+    own stderr does, so a reader following stderr (a progress line, a note)
+    never waits on a buffer while stdout fills its pipe.
+    """
     try:
         fd = stream.fileno()
         stream.flush()
@@ -443,8 +448,8 @@ def _pipe_safe(stream: Any, write_through: bool = False) -> Any:
     return io.TextIOWrapper(io.BufferedWriter(_PipeSafeWriter(fd)),
                             encoding=getattr(stream, "encoding", None),
                             errors=getattr(stream, "errors", None),
-                            line_buffering=getattr(stream, "line_buffering", False),
-                            write_through=write_through)
+                            line_buffering=unbuffered or getattr(stream, "line_buffering", False),
+                            write_through=unbuffered)
 
 
 def main() -> None:
@@ -455,5 +460,5 @@ def main() -> None:
     it would have, with its own exit code (a run is never cut short by it).
     """
     sys.stdout = _pipe_safe(sys.stdout)
-    sys.stderr = _pipe_safe(sys.stderr, write_through=True)
+    sys.stderr = _pipe_safe(sys.stderr, unbuffered=True)
     cli(prog_name="dss")

@@ -2,9 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dss_core import ERROR, Action, ConfigurationError, Handler, InputError, Result, Setting, Status
+from dss_core import (
+    ERROR,
+    Action,
+    ConfigurationError,
+    Handler,
+    InputError,
+    ObjectUnit,
+    Result,
+    Setting,
+    Status,
+)
 
 from .engine import (
     LOCK,
@@ -471,9 +483,39 @@ class SQLHandler(Handler):
         else:
             savepoint.commit()
             self._pending += 1
-            if self._pending >= self._batch:
+            if self._pending >= self._batch and not getattr(self, "_in_unit", False):
                 self.commit()
         return result
+
+    @contextlib.contextmanager
+    def object_unit(self, actions: Sequence[Action]) -> Iterator[ObjectUnit]:
+        """The changes of one object in one SAVEPOINT: all of them, or none.
+
+        The runner sets ``unit.failed`` when one change fails; the savepoint
+        is then rolled back, so the row keeps every old value (the object is
+        never half updated). No batch commit happens inside a unit.
+        """
+        if getattr(self, "connection", None) is None:
+            yield ObjectUnit(atomic=False)
+            return
+        if self._tx is None or not self._tx.is_active:
+            self._tx = self.connection.begin()
+        savepoint = self.connection.begin_nested()
+        unit = ObjectUnit(atomic=True)
+        self._in_unit = True
+        try:
+            yield unit
+        except BaseException:
+            savepoint.rollback()
+            raise
+        finally:
+            self._in_unit = False
+        if unit.failed:
+            savepoint.rollback()
+        else:
+            savepoint.commit()
+            if self._pending >= self._batch:
+                self.commit()
 
     def _tables(self, action: Action) -> list[str]:
         """The tables an action of this branch writes through the mapping (its table, link tables)."""
