@@ -88,6 +88,7 @@ class Journal:
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.executescript(SCHEMA)
         self._seq = 0
+        self._pending: list[tuple[Any, ...]] = []
         self.run_id: str | None = None
 
     @classmethod
@@ -122,8 +123,9 @@ class Journal:
             rows.append((self.run_id, self._seq, action.key, action.tree, action.branch,
                          action.method, action.kind, action.idnumber, action.attribute,
                          _json(action.value), _json(action.old_value), now))
-        with self._db:
+        with self._db:  # one transaction: the last unit's outcomes, then this unit's intents
             self._db.execute("BEGIN")
+            self._write_outcomes()
             self._db.executemany(
                 "INSERT INTO actions (run_id, seq, key, tree, branch, method, kind, idnumber, "
                 "attribute, value, old_value, intent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -131,17 +133,28 @@ class Journal:
         return numbers
 
     def record(self, numbers: Sequence[int], results: Sequence[Result]) -> None:
-        """Record the outcome of the actions numbered ``numbers``."""
+        """Record the outcome of the actions numbered ``numbers``.
+
+        Written with the next unit's intents (or when the run finishes): one
+        transaction per unit. A run killed in between leaves these outcomes
+        unknown, which is what the next run says; it never claims more.
+        """
         now = _now()
-        with self._db:
-            self._db.execute("BEGIN")
+        self._pending.extend((r.status.value, r.message[:500], now, self.run_id, n)
+                             for n, r in zip(numbers, results, strict=True))
+
+    def _write_outcomes(self) -> None:
+        if self._pending:
             self._db.executemany(
                 "UPDATE actions SET outcome = ?, message = ?, done = ? WHERE run_id = ? AND seq = ?",
-                [(r.status.value, r.message[:500], now, self.run_id, n)
-                 for n, r in zip(numbers, results, strict=True)])
+                self._pending)
+            self._pending = []
 
     def finish(self, status: str, exit_code: int) -> None:
-        """Record how the run ended (``done`` or ``interrupted``)."""
+        """Record the last outcomes and how the run ended (``done`` or ``interrupted``)."""
+        with self._db:
+            self._db.execute("BEGIN")
+            self._write_outcomes()
         self._db.execute("UPDATE runs SET status = ?, finished = ?, exit_code = ?, reported = ? "
                          "WHERE id = ?", (status, _now(), exit_code,
                                           0 if status == INTERRUPTED else 1, self.run_id))

@@ -1,0 +1,42 @@
+"""The journal: intents before, outcomes after, interruptions told once, side effects once."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+from dss_core import Action, Result, Status
+from dss_core.journal import DONE, Journal
+
+
+def action(idnumber: str) -> Action:
+    return Action("new", "new_users", "users", idnumber, tree="lms")
+
+
+def test_a_run_killed_mid_apply_is_told_once_with_its_counts(tmp_path: Path) -> None:
+    killed = Journal.in_folder(tmp_path / ".dss", "school")
+    killed.start("run-a" * 4, "school", "apply", "2026-11-27T01:00:00+00:00", planned=3)
+    numbers = killed.intend([action("1")])
+    killed.record(numbers, [Result(action("1"), Status.SUCCESS)])
+    killed.intend([action("2")])  # handed over, then the process died: outcome unknown
+    # (no finish(): the process was killed here)
+    later = Journal.in_folder(tmp_path / ".dss", "school")
+    later.run_id = "run-b"
+    (told,) = later.interruptions("school")
+    assert (told.planned, told.done, told.unknown) == (3, 1, 1)
+    assert str(told).startswith("run run-arun-aru (started 2026-11-27T01:00:00+00:00) was "
+                                "killed after 1 of 3 actions; 1 outcome unknown")
+    assert later.interruptions("school") == []  # told once
+    assert stat.S_IMODE((tmp_path / ".dss" / "school.journal.sqlite").stat().st_mode) == 0o600
+
+
+def test_succeeded_answers_for_side_effects_that_must_happen_once(tmp_path: Path) -> None:
+    journal = Journal.in_folder(tmp_path, "school")
+    journal.start("r1", "school", "apply", "t", planned=2)
+    welcome, other = action("1"), action("2")
+    numbers = journal.intend([welcome, other])
+    journal.record(numbers, [Result(welcome, Status.SUCCESS), Result(other, Status.FAILURE)])
+    journal.finish(DONE, 1)
+    assert journal.succeeded(welcome.key) and not journal.succeeded(other.key)
+    assert [a["outcome"] for a in journal.actions_of("r1")] == ["success", "failure"]
+    assert journal.interruptions("school") == []  # a finished run is not an interruption
