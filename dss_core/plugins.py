@@ -40,6 +40,7 @@ BUILTIN_PLUGINS = (
     "dss_core.builtin.console",
     "dss_core.builtin.json_report",
     "dss_core.builtin.guards",
+    "dss_core.builtin.saved_plans",
 )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +21,10 @@ from .handlers import Handler
 from .loading import load_tree
 from .runs import APPLY, PLAN, Run, Summary
 
-__all__ = ["APPLY", "PLAN", "Run", "Summary", "check_report_path", "execute", "handle"]
+__all__ = ["APPLY", "PLAN", "Run", "SavedPlan", "Summary", "check_report_path", "execute", "handle"]
+
+#: ``dss apply``: each destination's actions, made once the destinations are imported.
+SavedPlan = Callable[[], list[tuple[TreeDeclaration, list[Action]]]]
 
 
 def handle(run: Run, destination: TreeDeclaration, handler: Any, action: Any) -> Result:
@@ -84,8 +87,13 @@ def _begin_handlers(run: Run, destinations: Sequence[TreeDeclaration]) -> list[H
     return begun
 
 
-def execute(run: Run, source: TreeDeclaration, destinations: Sequence[TreeDeclaration], load: bool = True) -> Summary:
+def execute(run: Run, source: TreeDeclaration, destinations: Sequence[TreeDeclaration], load: bool = True,
+            saved: SavedPlan | None = None) -> Summary:
     """Import (when ``load``), gate, diff, limit, apply or plan, and report, for each destination.
+
+    ``saved`` (``dss apply``) gives the actions instead of the diff, once the
+    destinations are imported (it may refuse them, raising); the source is
+    then neither imported nor gated.
 
     The report hooks hear the end of every run, one that stopped included:
     then ``summary.error`` says why (and ``summary.gates`` which guards
@@ -97,7 +105,7 @@ def execute(run: Run, source: TreeDeclaration, destinations: Sequence[TreeDeclar
         check_report_path(run.report_path)
     try:
         with run.stop.catching():
-            _execute(run, source, destinations, load, summary)
+            _execute(run, source, destinations, load, summary, saved)
     except Exception as exc:
         summary.error = str(exc) if isinstance(exc, DssError) else f"{type(exc).__name__}: {exc}"
         summary.error_code = exc.exit_code if isinstance(exc, DssError) else 2
@@ -119,7 +127,7 @@ def _model_errors(actions: list[Any]) -> ConfigurationError:
 
 
 def _execute(run: Run, source: TreeDeclaration, destinations: Sequence[TreeDeclaration], load: bool,
-             summary: Summary) -> None:
+             summary: Summary, saved: SavedPlan | None = None) -> None:
     hook = run.plugins.hook
     run.allow.check_names([source, *destinations])
     for dest in destinations:
@@ -137,19 +145,21 @@ def _execute(run: Run, source: TreeDeclaration, destinations: Sequence[TreeDecla
             hook.dss_import_done(run=run, tree=tree, branch=branch, count=count)
         load_tree(tree, on_branch=done)
 
-    if load:
+    if load and saved is None:
         import_tree(source)
         if run.state is not None:  # the source gates: before any destination is read
             summary.sources = source_snapshots(source)
             trips = check_source(source, summary.sources, run.state.accepted_sources(), run.allow)
             if trips:
                 raise GateError(trips)
+    if load:
         for dest in destinations:
             _verify(run, dest)
             import_tree(dest)
     # every diff is computed before any handler begins: data a derived property cannot
     # compute, in any branch of any destination, stops the run with nothing changed
-    plans = [(dest, list(diff(source, dest))) for dest in destinations]
+    plans = (saved() if saved is not None else
+             [(dest, list(diff(source, dest))) for dest in destinations])
     model_errors = [a for _, actions in plans for a in actions if a.kind == ERROR]
     trips = [line for dest, actions in plans for line in check_limits(dest, actions, run.allow)]
     if run.dry_run:
