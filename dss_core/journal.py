@@ -30,7 +30,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .actions import Action, Result, jsonable
+from .actions import NEW, OLD, Action, Result, jsonable
 from .private_files import FILE_MODE, private_folder
 
 SCHEMA = """
@@ -43,7 +43,7 @@ CREATE TABLE IF NOT EXISTS actions (
     run_id TEXT NOT NULL, seq INTEGER NOT NULL, key TEXT NOT NULL, tree TEXT NOT NULL,
     branch TEXT NOT NULL, method TEXT NOT NULL, kind TEXT NOT NULL, idnumber TEXT,
     attribute TEXT, value TEXT, old_value TEXT, intent TEXT NOT NULL,
-    outcome TEXT, message TEXT, done TEXT,
+    outcome TEXT, message TEXT, done TEXT, object TEXT,
     PRIMARY KEY (run_id, seq));
 CREATE INDEX IF NOT EXISTS actions_by_key ON actions (key, outcome);
 """
@@ -87,6 +87,9 @@ class Journal:
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
         self._db.executescript(SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(actions)")}
+        if "object" not in columns:  # a journal written before undo: its actions have none
+            self._db.execute("ALTER TABLE actions ADD COLUMN object TEXT")
         self._seq = 0
         self._pending: list[tuple[Any, ...]] = []
         self.run_id: str | None = None
@@ -122,13 +125,15 @@ class Journal:
             numbers.append(self._seq)
             rows.append((self.run_id, self._seq, action.key, action.tree, action.branch,
                          action.method, action.kind, action.idnumber, action.attribute,
-                         _json(action.value), _json(action.old_value), now))
+                         _json(action.value), _json(action.old_value), now,
+                         _object(action)))
         with self._db:  # one transaction: the last unit's outcomes, then this unit's intents
             self._db.execute("BEGIN")
             self._write_outcomes()
             self._db.executemany(
                 "INSERT INTO actions (run_id, seq, key, tree, branch, method, kind, idnumber, "
-                "attribute, value, old_value, intent) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "attribute, value, old_value, intent, object) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows)
         return numbers
 
@@ -189,13 +194,15 @@ class Journal:
         """What run ``run_id`` did, in order (for undo and reports)."""
         cursor = self._db.execute(
             "SELECT seq, key, tree, branch, method, kind, idnumber, attribute, value, old_value, "
-            "outcome, message FROM actions WHERE run_id LIKE ? ORDER BY seq", (f"{run_id}%",))
+            "outcome, message, object FROM actions WHERE run_id LIKE ? ORDER BY seq",
+            (f"{run_id}%",))
         names = [c[0] for c in cursor.description]
         out = []
         for row in cursor:
             item = dict(zip(names, row, strict=True))
             item["value"] = json.loads(item["value"])
             item["old_value"] = json.loads(item["old_value"])
+            item["object"] = json.loads(item["object"]) if item["object"] else None
             out.append(item)
         return out
 
@@ -206,6 +213,27 @@ class Journal:
             "WHERE datastore = ? ORDER BY started DESC", (datastore,))
         names = [c[0] for c in cursor.description]
         return [dict(zip(names, row, strict=True)) for row in cursor]
+
+
+def _object(action: Action) -> str | None:
+    """What undo needs of the object: the values ``new`` gave it, those ``old`` took away.
+
+    For ``new``, the source object's tracked values (how the run left it);
+    for ``old``, the destination object's declared fields (what re-creates
+    it) and tracked values. None for the other kinds.
+    """
+    if action.kind == NEW and action.source is not None:
+        return json.dumps({"tracked": _values(action.source.values())}, default=str)
+    if action.kind == OLD and action.dest is not None:
+        dest = action.dest
+        fields = {name: getattr(dest, name, None) for name in type(dest).schema().fields}
+        return json.dumps({"fields": _values(fields), "tracked": _values(dest.values())},
+                          default=str)
+    return None
+
+
+def _values(values: dict[str, Any]) -> dict[str, Any]:
+    return {name: jsonable(value) for name, value in values.items()}
 
 
 def _json(value: Any) -> str:

@@ -41,6 +41,7 @@ BUILTIN_PLUGINS = (
     "dss_core.builtin.json_report",
     "dss_core.builtin.guards",
     "dss_core.builtin.saved_plans",
+    "dss_core.builtin.undo",
 )
 
 

@@ -40,3 +40,28 @@ def test_succeeded_answers_for_side_effects_that_must_happen_once(tmp_path: Path
     assert journal.succeeded(welcome.key) and not journal.succeeded(other.key)
     assert [a["outcome"] for a in journal.actions_of("r1")] == ["success", "failure"]
     assert journal.interruptions("school") == []  # a finished run is not an interruption
+
+
+def test_a_journal_written_before_undo_gets_the_object_column(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "school.journal.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(
+        "CREATE TABLE actions (run_id TEXT NOT NULL, seq INTEGER NOT NULL, key TEXT NOT NULL, "
+        "tree TEXT NOT NULL, branch TEXT NOT NULL, method TEXT NOT NULL, kind TEXT NOT NULL, "
+        "idnumber TEXT, attribute TEXT, value TEXT, old_value TEXT, intent TEXT NOT NULL, "
+        "outcome TEXT, message TEXT, done TEXT, PRIMARY KEY (run_id, seq));"
+        "INSERT INTO actions VALUES ('old', 1, 'k', 'lms', 'users', 'new_users', 'new', '1', "
+        "NULL, 'null', 'null', 't', 'success', '', 't');")
+    db.commit()
+    db.close()
+    journal = Journal(path)
+    (old,) = journal.actions_of("old")
+    assert old["object"] is None and old["outcome"] == "success"
+    journal.start("r2", "school", "apply", "t", planned=1)
+    journal.record(journal.intend([action("2")]), [Result(action("2"), Status.SUCCESS)])
+    journal.finish(DONE, 0)
+    assert journal.actions_of("r2")[0]["object"] is None  # a new without a source object
+    journal.close()
+    assert Journal(path).actions_of("old")  # opened again: the column is not added twice
