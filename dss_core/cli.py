@@ -14,11 +14,12 @@ import sys
 import traceback
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, TypeVar
 
 import click
 
 from .errors import DssError, GateError
+from .exits import fail, stopped
 from .redaction import redact
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -93,29 +94,6 @@ def _session(ctx: click.Context) -> Session:
         obj = Session(None, None, (), (), False, 0)
         ctx.find_root().obj = obj
     return obj
-
-
-def fail(message: str, code: int = 2) -> NoReturn:
-    """Print one line on stderr and exit with ``code``."""
-    click.echo(f"dss: error: {redact(message)}", err=True)
-    sys.exit(code)
-
-
-#: A gate that trips on many sets prints this many lines; the report holds them all.
-MAX_GATE_LINES = 12
-
-
-def stopped(exc: GateError) -> NoReturn:
-    """Print each tripped guard on stderr, one line each, and exit 3."""
-    trips = exc.trips
-    shown = trips if len(trips) <= MAX_GATE_LINES else trips[:MAX_GATE_LINES - 1]
-    for line in shown:
-        click.echo(f"dss: stopped: {redact(line)}", err=True)
-    if len(shown) < len(trips):
-        click.echo(f"dss: stopped: ... and {len(trips) - len(shown)} more (--report lists them all)",
-                   err=True)
-    click.echo("dss: nothing was applied", err=True)
-    sys.exit(exc.exit_code)
 
 
 def reports_errors(func: F) -> F:
@@ -262,24 +240,6 @@ def _run_options(func: F) -> F:
     return click.argument("name", required=False)(func)
 
 
-def _allowances(accept: tuple[str, ...], allow_deletions: tuple[str, ...]) -> Any:
-    from .errors import ConfigurationError
-    from .gates import Allowances
-
-    deletions: dict[str, int] = {}
-    for item in allow_deletions:
-        name, _, number = item.rpartition("=")
-        try:
-            count = int(number)
-        except ValueError:
-            count = -1
-        if count < 0:
-            raise ConfigurationError(
-                f"--allow-deletions {item}: give a number of objects, N or TREE.BRANCH=N")
-        deletions[name or "*"] = count
-    return Allowances(frozenset(accept), deletions)
-
-
 def _execute(ctx: click.Context, name: str | None, mode: str, report: Path | None,
              quiet: bool, fail_fast: bool, extra: dict[str, Any]) -> None:
     """Run or plan; a report asked for is written whatever the outcome."""
@@ -295,13 +255,14 @@ def _execute(ctx: click.Context, name: str | None, mode: str, report: Path | Non
 
 def _run_or_plan(ctx: click.Context, name: str | None, mode: str, report: Path | None,
                  quiet: bool, fail_fast: bool, extra: dict[str, Any]) -> None:
+    from .gates import Allowances
     from .runner import Run, check_report_path, execute
     from .state import StateDir, state_folder
     from .trees import open_datastore
 
     if report is not None:
         check_report_path(report)
-    allow = _allowances(extra.pop("accept", ()), extra.pop("allow_deletions", ()))
+    allow = Allowances.parse(extra.pop("accept", ()), extra.pop("allow_deletions", ()))
     session = _session(ctx)
     config = session.config
     config.options.update(extra)

@@ -37,6 +37,18 @@ class Allowances:
     accept: frozenset[str] = frozenset()  # "sis.users", "sis" (a whole tree) or "all"
     deletions: Mapping[str, int] = field(default_factory=dict)  # "lms.users" or "*" -> count
 
+    @classmethod
+    def parse(cls, accept: Iterable[str] = (), allow_deletions: Iterable[str] = ()) -> Allowances:
+        """From the options: ``--accept NAME`` and ``--allow-deletions [TREE.BRANCH=]N``."""
+        deletions: dict[str, int] = {}
+        for item in allow_deletions:
+            name, _, number = item.rpartition("=")
+            if not number.isdigit():
+                raise ConfigurationError(
+                    f"--allow-deletions {item}: give a number of objects, N or TREE.BRANCH=N")
+            deletions[name or "*"] = int(number)
+        return cls(frozenset(accept), deletions)
+
     def accepts(self, tree: str, branch: str) -> bool:
         return bool({"all", tree, f"{tree}.{branch}"} & self.accept)
 

@@ -19,23 +19,22 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import click
 
 from ..actions import ERROR, NEW, UPDATE, Action, jsonable
 from ..declaration import TreeDeclaration
-from ..errors import ConfigurationError, DssError, GateError
+from ..errors import ConfigurationError, GateError
 from ..gates import Allowances
 from ..hookspecs import hookimpl
 from ..model import Model
 from ..private_files import write_private
 from ..redaction import redact
 from ..runner import APPLY, Run, Summary, execute
-from .json_report import write_failure_report
+from .command import finish
 
 FORMAT = "dss-plan/1"
 #: Drifted objects named one by one; the rest are counted.
@@ -51,7 +50,7 @@ def digest(body: dict[str, Any]) -> str:
     return "sha256:" + hashlib.sha256(canonical(body).encode("utf-8")).hexdigest()
 
 
-def _tracked(obj: Model) -> dict[str, Any]:
+def tracked_json(obj: Model) -> dict[str, Any]:
     """An object's tracked values as JSON: what a saved plan compares."""
     return {name: jsonable(value) for name, value in obj.values().items()}
 
@@ -68,7 +67,7 @@ def _saved_action(action: Action) -> dict[str, Any]:
         "value": jsonable(action.value), "old_value": jsonable(action.old_value),
         "error": action.error,
         "source": _fields(action.source) if action.source is not None else None,
-        "dest": _tracked(action.dest) if action.dest is not None else None,
+        "dest": tracked_json(action.dest) if action.dest is not None else None,
     }
 
 
@@ -140,7 +139,7 @@ def _drift(current: Model | None, saved: dict[str, Any] | None) -> str | None:
         return None if current is None else "is in the destination now (the plan creates it)"
     if current is None:
         return "is gone from the destination"
-    now = _tracked(current)
+    now = tracked_json(current)
     changed = sorted(k for k in {*now, *saved} if now.get(k) != saved.get(k))
     return f"{', '.join(changed)} changed" if changed else None
 
@@ -199,17 +198,6 @@ def drift_lines(path: Path, data: dict[str, Any],
     return lines
 
 
-def _allowances(allow_deletions: tuple[str, ...]) -> Allowances:
-    deletions: dict[str, int] = {}
-    for item in allow_deletions:
-        name, _, number = item.rpartition("=")
-        if not number.isdigit():
-            raise ConfigurationError(
-                f"--allow-deletions {item}: give a number of objects, N or TREE.BRANCH=N")
-        deletions[name or "*"] = int(number)
-    return Allowances(frozenset(), deletions)
-
-
 def _apply(ctx: click.Context, path: Path, report: Path | None, quiet: bool, fail_fast: bool,
            allow_deletions: tuple[str, ...], wait: float | None) -> int:
     from ..journal import Journal
@@ -220,7 +208,7 @@ def _apply(ctx: click.Context, path: Path, report: Path | None, quiet: bool, fai
     if report is not None:
         check_report_path(report)
     data = load_plan(path)
-    allow = _allowances(allow_deletions)
+    allow = Allowances.parse(allow_deletions=allow_deletions)
     session = ctx.find_root().obj  # the cli's Session: configuration, plugins, registry
     config = session.config
     config.options.update(quiet=quiet, wait=wait)
@@ -241,11 +229,6 @@ def _apply(ctx: click.Context, path: Path, report: Path | None, quiet: bool, fai
     return summary.exit_code
 
 
-def _fail(message: str, code: int) -> NoReturn:
-    click.echo(f"dss: error: {redact(message)}", err=True)
-    sys.exit(code)
-
-
 @click.command("apply")
 @click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE")
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
@@ -261,23 +244,7 @@ def _fail(message: str, code: int) -> NoReturn:
 def apply(ctx: click.Context, plan_file: Path, report: Path | None, quiet: bool,
           fail_fast: bool, allow_deletions: tuple[str, ...], wait: float | None) -> None:
     """Apply the plan saved by `dss plan NAME --out FILE`, if the destination has not changed."""
-    try:
-        try:
-            code = _apply(ctx, plan_file, report, quiet, fail_fast, allow_deletions, wait)
-        except Exception as exc:
-            if report is not None and not getattr(exc, "dss_reported", False):
-                write_failure_report(report, APPLY, None, exc)
-            raise
-    except GateError as exc:
-        for line in exc.trips:
-            click.echo(f"dss: stopped: {redact(line)}", err=True)
-        click.echo("dss: nothing was applied", err=True)
-        sys.exit(exc.exit_code)
-    except DssError as exc:
-        _fail(str(exc), exc.exit_code)
-    except Exception as exc:
-        _fail(f"{type(exc).__name__}: {exc}", 2)
-    sys.exit(code)
+    finish(lambda: _apply(ctx, plan_file, report, quiet, fail_fast, allow_deletions, wait), report)
 
 
 @hookimpl

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import dataclasses
 import sqlite3
-import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -28,13 +27,14 @@ import click
 
 from ..actions import ADD, NEW, OLD, REMOVE, UPDATE, Action, jsonable
 from ..declaration import TreeDeclaration
-from ..errors import ConfigurationError, DssError, GateError
+from ..errors import ConfigurationError, GateError
+from ..gates import Allowances
 from ..hookspecs import hookimpl
 from ..model import Model
 from ..redaction import redact
 from ..runner import APPLY, PLAN, Run, execute
-from .json_report import write_failure_report
-from .saved_plans import MAX_DRIFT_NAMES, _allowances, _fail
+from .command import finish
+from .saved_plans import MAX_DRIFT_NAMES, tracked_json
 
 
 def find_run(folder: Path, prefix: str) -> tuple[str, str]:
@@ -62,10 +62,6 @@ def find_run(folder: Path, prefix: str) -> tuple[str, str]:
 
 def _has(current: Model, attribute: str, element: Any) -> bool:
     return jsonable(element) in (jsonable(getattr(current, attribute, None) or ()) or ())
-
-
-def _tracked(obj: Model) -> dict[str, Any]:
-    return {name: jsonable(value) for name, value in obj.values().items()}
 
 
 def inverse(run_id: str, done: list[dict[str, Any]], source: TreeDeclaration,
@@ -107,9 +103,9 @@ def inverse(run_id: str, done: list[dict[str, Any]], source: TreeDeclaration,
         elif kind == NEW:
             if current is None:
                 why = "is gone from the destination"
-            elif "tracked" in saved and _tracked(current) != saved["tracked"]:
-                changed = sorted(k for k in {*saved["tracked"], *_tracked(current)}
-                                 if _tracked(current).get(k) != saved["tracked"].get(k))
+            elif "tracked" in saved and tracked_json(current) != saved["tracked"]:
+                changed = sorted(k for k in {*saved["tracked"], *tracked_json(current)}
+                                 if tracked_json(current).get(k) != saved["tracked"].get(k))
                 why = f"{', '.join(changed)} changed"
             else:
                 action = Action(OLD, f"old_{branch}", branch, idnumber, None, None, None,
@@ -149,7 +145,7 @@ def _undo(ctx: click.Context, prefix: str, report: Path | None, quiet: bool, dry
 
     if report is not None:
         check_report_path(report)
-    allow = _allowances(allow_deletions)
+    allow = Allowances.parse(allow_deletions=allow_deletions)
     session = ctx.find_root().obj  # the cli's Session: configuration, plugins, registry
     config = session.config
     config.options.update(quiet=quiet, wait=wait)
@@ -189,23 +185,8 @@ def _undo(ctx: click.Context, prefix: str, report: Path | None, quiet: bool, dry
 def undo(ctx: click.Context, run_id: str, dry_run: bool, report: Path | None, quiet: bool,
          fail_fast: bool, allow_deletions: tuple[str, ...], wait: float | None) -> None:
     """Undo journaled run RUN_ID (a prefix is enough), if the destination has not changed since."""
-    try:
-        try:
-            code = _undo(ctx, run_id, report, quiet, dry_run, fail_fast, allow_deletions, wait)
-        except Exception as exc:
-            if report is not None and not getattr(exc, "dss_reported", False):
-                write_failure_report(report, APPLY, None, exc)
-            raise
-    except GateError as exc:
-        for line in exc.trips:
-            click.echo(f"dss: stopped: {redact(line)}", err=True)
-        click.echo("dss: nothing was undone", err=True)
-        sys.exit(exc.exit_code)
-    except DssError as exc:
-        _fail(str(exc), exc.exit_code)
-    except Exception as exc:
-        _fail(f"{type(exc).__name__}: {exc}", 2)
-    sys.exit(code)
+    finish(lambda: _undo(ctx, run_id, report, quiet, dry_run, fail_fast, allow_deletions, wait),
+           report, nothing="undone")
 
 
 @hookimpl
