@@ -357,7 +357,7 @@ def show(ctx: click.Context, branch: str, idnumber: str, name: str | None) -> No
 @click.pass_context
 @reports_errors
 def check(ctx: click.Context, name: str | None) -> None:
-    """Check datastore NAME: mirrored branches, model symmetry, importers. Applies nothing."""
+    """Check datastore NAME: read every importer, verify each destination, compare models. Writes nothing."""
     from .inspect import check_datastore
 
     session = _session(ctx)
