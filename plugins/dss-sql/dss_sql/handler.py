@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from dss_core import (
@@ -61,16 +61,113 @@ def _live_value(retire: Any) -> Any:
     return None
 
 
+def sa_and(*conditions: Any) -> Any:
+    """``sqlalchemy.and_`` (imported when first used)."""
+    import sqlalchemy as sa
+
+    return sa.and_(*conditions)
+
+
+def _names(values: Sequence[Any]) -> str:
+    """``'a'``, ``'a', 'b'``, or the first ten and how many more."""
+    shown = ", ".join(repr(v) for v in values[:10])
+    return shown + (f" and {len(values) - 10} more" if len(values) > 10 else "")
+
+
+def _same(a: Any, b: Any) -> bool:
+    """True when two plain values are equal (a SQL expression such as NOW's is never the same)."""
+    if not isinstance(a, (str, int, float, bool, type(None))) or \
+            not isinstance(b, (str, int, float, bool, type(None))):
+        return False
+    return bool(a == b)
+
+
+def _unfilled(table: Any, filled: set[str]) -> list[str]:
+    """The NOT NULL columns of ``table`` without a default that an insert filling ``filled`` leaves empty."""
+    single_key = len(table.primary_key.columns) == 1
+    missing = []
+    for column in table.columns:
+        if (column.name in filled or column.nullable or column.server_default is not None
+                or column.computed is not None or column.identity is not None):
+            continue
+        if column.primary_key and single_key and column.autoincrement in (True, "auto"):
+            try:
+                if column.type.python_type is int:
+                    continue
+            except NotImplementedError:
+                pass
+        missing.append(column.name)
+    return missing
+
+
+class BoundLink:
+    """One link map bound to its reflected tables: builds the statements of its link rows.
+
+    Unpacks as ``(link, table)`` like the pair it replaces. ``owner_id`` is
+    the owner table's column the link's owner column holds (None: the
+    owner's key, its idnumber); ``member_table`` / ``member_key`` /
+    ``member_id`` the table, key column and id column the member column
+    refers to (None: the member column holds the element itself).
+    """
+
+    def __init__(self, link: LinkMap, table: Any, owner_id: Any = None, member_table: Any = None,
+                 member_key: Any = None, member_id: Any = None, member_scope: Any = None) -> None:
+        self.link = link
+        self.table = table
+        self.owner_id = owner_id
+        self.member_table = member_table
+        self.member_key = member_key
+        self.member_id = member_id
+        self.member_scope = member_scope
+        self.owner = table.c[link.owner]
+        self.member = table.c[link.member]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.link, self.table))
+
+    def __getitem__(self, index: int) -> Any:
+        return (self.link, self.table)[index]
+
+    def row(self, owner: Any, member: Any) -> dict[str, Any]:
+        """The values of one new link row: owner, member (as the columns hold them) and the defaults."""
+        from .tables import adapt
+
+        values = {c: adapt(v, self.table.c[c]) for c, v in self.link.defaults.items()}
+        values[self.link.owner] = coerce(self.owner, owner)
+        values[self.link.member] = coerce(self.member, member)
+        return values
+
+    def of_owner(self, owner: Any) -> Any:
+        """The condition selecting the link rows of one owner (its value as the owner column holds it)."""
+        return self.owner == coerce(self.owner, owner)
+
+    def one(self, owner: Any, member: Any) -> Any:
+        """The condition selecting one link row."""
+        import sqlalchemy as sa
+
+        return sa.and_(self.of_owner(owner), self.member == coerce(self.member, member))
+
+
 class BoundTable:
-    """One branch's mapping bound to reflected tables: what the generic methods write through."""
+    """One branch's mapping bound to reflected tables: what the generic methods write through.
+
+    Builds the values and conditions of its statements (:meth:`insert_values`,
+    :meth:`revive_values`, :meth:`where_key`, :attr:`scope`), so that one
+    action and a batch of them write the same rows.
+    """
 
     def __init__(self, tmap: TableMap, table: Any, columns: dict[str, str],
-                 links: dict[str, tuple[LinkMap, Any]]) -> None:
+                 links: dict[str, BoundLink]) -> None:
+        from .tables import scope_clause
+
         self.map = tmap
         self.table = table
         self.columns = columns  # attribute -> column
-        self.links = links  # attribute -> (LinkMap, reflected link table)
+        self.links = links  # attribute -> BoundLink (unpacks as (LinkMap, reflected link table))
         self.key = table.c[tmap.key]
+        self.live = tmap.live_values(table)  # retire column -> (live value, where it comes from)
+        #: the WHERE condition of the rows this branch owns (None: every row)
+        self.scope = scope_clause(tmap.scope, table)
 
     def key_value(self, idnumber: str | None) -> Any:
         return coerce(self.key, idnumber)
@@ -81,6 +178,44 @@ class BoundTable:
         for attr, column in self.columns.items():
             values[column] = coerce(self.table.c[column], getattr(obj, attr))
         return values
+
+    def default_values(self) -> dict[str, Any]:
+        """The mapping's ``defaults`` adapted to their columns (NOW: the current time)."""
+        from .tables import adapt
+
+        return {c: adapt(v, self.table.c[c]) for c, v in self.map.defaults.items()}
+
+    def written_live(self) -> dict[str, Any]:
+        """The live values an insert writes: declared ones, and those of columns without a default."""
+        return {c: v for c, (v, where) in self.live.items()
+                if where == "declared" or self.table.c[c].server_default is None}
+
+    def insert_values(self, obj: Any) -> dict[str, Any]:
+        """Every column value of ``obj``'s new row: key, attributes, ``defaults`` and live values."""
+        return {**self.default_values(), **self.written_live(), **self.row_values(obj)}
+
+    def revive_values(self) -> dict[str, Any]:
+        """The live values of the retire columns: what bringing a retired row back writes."""
+        return {c: v for c, (v, _) in self.live.items()}
+
+    def retired_values(self) -> dict[str, Any]:
+        """What ``old`` writes in a retiring mapping (adapted to the columns)."""
+        return self.map.retired_values(self.table)
+
+    def where_key(self, idnumber: str | None) -> Any:
+        """The row of ``idnumber``, if this branch owns it (key and scope)."""
+        import sqlalchemy as sa
+
+        match = self.key == self.key_value(idnumber)
+        return match if self.scope is None else sa.and_(match, self.scope)
+
+    def scope_state(self, idnumber: str | None) -> Any:
+        """A query whose rows say where the row of ``idnumber`` is: none, 1 (in scope) or 0 (outside)."""
+        import sqlalchemy as sa
+
+        inside = sa.case((self.scope, 1), else_=0) if self.scope is not None else sa.literal(1)
+        return sa.select(inside).select_from(self.table).where(
+            self.key == self.key_value(idnumber))
 
 
 def coerce(column: Any, value: Any) -> Any:
@@ -188,6 +323,7 @@ class SQLHandler(Handler):
         self._batch = max(1, int(size))
         self._pending = 0
         self._locked: dict[str, str] = {}  # table -> the action that timed out waiting for it
+        self.forget_ids()
         if self.connection.in_transaction():  # reflection autobegins
             self.connection.rollback()
         self._tx: RootTransaction | None = self.connection.begin()
@@ -242,6 +378,8 @@ class SQLHandler(Handler):
         """Reflect every mapped table and link table: the branches bound, and what is missing."""
         import sqlalchemy as sa
 
+        from .tables import scope_columns
+
         bound: dict[str, BoundTable] = {}
         problems: list[str] = []
         if self.mapping is None:
@@ -261,22 +399,49 @@ class SQLHandler(Handler):
             except ConfigurationError as exc:
                 problems.append(f"{where}: {exc}")
                 continue
-            table = self._reflect(tmap.table, [tmap.key, *columns.values(), *(tmap.retire or {})],
-                                  md, where, problems)
+            owner_ids = [lm.owner_id for lm in tmap.links.values()
+                         if isinstance(lm, LinkMap) and lm.owner_id]
+            table = self._reflect(tmap.table, [tmap.key, *columns.values(), *(tmap.retire or {}),
+                                               *tmap.defaults, *scope_columns(tmap.scope),
+                                               *owner_ids], md, where, problems)
             try:
                 link_maps = tmap.links_for(model)
             except ConfigurationError as exc:
                 problems.append(f"{where}: {exc}")
                 continue
-            links: dict[str, tuple[LinkMap, Any]] = {}
+            links: dict[str, BoundLink] = {}
             for attr, link in link_maps.items():
-                ltable = self._reflect(link.table, [link.owner, link.member], md, where,
-                                       problems)
-                if ltable is not None:
-                    links[attr] = (link, ltable)
+                found = self._bind_link(link, table, md, where, problems)
+                if found is not None:
+                    links[attr] = found
             if table is not None and len(links) == len(link_maps):
                 bound[branch] = BoundTable(tmap, table, columns, links)
         return bound, problems
+
+    def _bind_link(self, link: LinkMap, table: Any, md: Any, where: str,
+                   problems: list[str]) -> BoundLink | None:
+        """``link`` bound to its reflected link table (and member table), or None with the problems."""
+        from .tables import scope_clause, scope_columns
+
+        ltable = self._reflect(link.table, [link.owner, link.member, *link.defaults], md, where,
+                               problems)
+        if ltable is None or table is None:
+            return None
+        owner_id = table.c[link.owner_id] if link.owner_id else None
+        if link.member_table is None:
+            return BoundLink(link, ltable, owner_id)
+        assert self.mapping is not None
+        member_key = self.mapping.member_key(link)
+        mscope = self.mapping.member_scope(link)
+        mtable = self._reflect(link.member_table, [link.member_id, member_key,
+                                                   *scope_columns(mscope)], md, where, problems)
+        if mtable is None:
+            return None
+        import sqlalchemy as sa
+
+        alias = sa.alias(mtable, name="dss_member")  # a table may link rows of its own
+        return BoundLink(link, ltable, owner_id, alias, alias.c[member_key],
+                         alias.c[link.member_id], scope_clause(mscope, alias))
 
     def _reflect(self, name: str, columns: list[str], md: Any, where: str,
                  problems: list[str]) -> Any:
@@ -313,15 +478,19 @@ class SQLHandler(Handler):
           set or list attribute's elements in its link table's member column
           (where text in a number column passes: members are most often
           idnumbers, converted to the column's type like the key);
-        * a ``retire`` value that does not fit its column, or NULL in a NOT
-          NULL column;
-        * when the generic :meth:`new` inserts the branch's rows: an ``active``
-          value that does not fit, NULL (the default for a non-boolean
-          ``retire`` value) in a NOT NULL column, or active values equal to the
-          retire values; and a NOT NULL column without a default that nothing
-          fills (:meth:`check_inserts`).
+        * a ``retire``, ``active`` or ``defaults`` value (or a link's
+          ``defaults``) that does not fit its column even adapted to its type
+          (``True`` fits SMALLINT as 1; "yes" does not; NOW needs a date, time,
+          number or text column), or NULL in a NOT NULL column;
+        * when the generic :meth:`new` inserts the branch's rows: a NOT NULL
+          retire column whose live value is unknown (no ``active`` value, no
+          plain default to take it from), active values equal to the retire
+          values, ``defaults`` naming a mapped column, and a NOT NULL column
+          without a default that nothing fills (:meth:`check_inserts`);
+        * a scope whose values do not fit their columns, or that the database
+          refuses to run (a typo in raw SQL): it is run once, reading one row.
         """
-        from .tables import column_python_type, converted, fits, sql_name
+        from .tables import column_python_type, fits, sql_name
 
         model = self.tree.branches[branch].model
         schema = model.schema()
@@ -339,9 +508,10 @@ class SQLHandler(Handler):
                     f"({target.__name__}) but {model.__name__}.{attr} is {kind.__name__}; "
                     f"declare {attr}: {target.__name__} in {model.__name__}, or make the column "
                     f"{sql_name(kind)}")
-        for attr, (link, ltable) in b.links.items():
+        for attr, bl in b.links.items():
             kind = schema.types[attr][1]
-            column = ltable.c[link.member]
+            ltable = bl.member_table if bl.member_table is not None else bl.table
+            column = bl.member_key if bl.member_key is not None else bl.member
             if kind is str and column_python_type(column) in (int, float):
                 continue  # members are most often other objects' idnumbers: text, converted as keys
             if not fits(kind, column, dialect):
@@ -352,37 +522,114 @@ class SQLHandler(Handler):
                     f"({target.__name__}) but the elements of {model.__name__}.{attr} are "
                     f"{kind.__name__}; declare them {target.__name__}, or make the column "
                     f"{sql_name(kind)}")
-        retire = dict(b.map.retire or {})
-        given = dict(b.map.active or {})
+        out += self._value_problems(branch, b)
+        out += self._scope_problems(where, b.table, b.map.scope, b.scope)
+        for attr, bl in b.links.items():
+            if bl.member_scope is not None:
+                assert self.mapping is not None
+                out += self._scope_problems(f"{where}: members of {attr}", bl.member_table,
+                                            self.mapping.member_scope(bl.link), bl.member_scope)
+        return out
+
+    def _value_problems(self, branch: str, b: BoundTable) -> list[str]:
+        """Problems of the ``retire``, ``active`` and ``defaults`` values (and the link defaults)."""
+        from .tables import column_python_type, converted
+
+        where = f"{self.tree.name}.{branch}"
+        out: list[str] = []
+        retire = b.retired_values()
         generic = self.generic_new(branch)
         unfit: set[str] = set()
-        for column_name, value in retire.items():
+        for column_name, value in (b.map.retire or {}).items():
             column = b.table.c[column_name]
             problem = self._value_problem("retire", value, b.table, column)
             if problem:
                 unfit.add(column_name)
-                live = _live_value(converted(value, column_python_type(column) or object)[1])
-                if generic and column_name not in given and not column.nullable and \
-                        live is not None and not isinstance(live, bool):
-                    problem += f' and set active={{"{column.name}": {live!r}}}'
                 out.append(f"{where}: {problem}")
-        if generic:
-            active = b.map.active_values()
-            for column_name, value in active.items():
-                if column_name in unfit and column_name not in given:
-                    continue  # the default follows the retire value: its own line says what to write
+        if b.map.retire and (generic or self._revives(branch)):
+            for column_name, (_, found) in b.live.items():
+                if column_name in unfit:
+                    continue  # its own line says what to write
                 column = b.table.c[column_name]
-                problem = self._value_problem("active", value, b.table, column, retire[column_name])
+                if found == "unknown" and not column.nullable:
+                    live = _live_value(converted(retire[column_name],
+                                                 column_python_type(column) or object)[1])
+                    shown = repr(live) if live is not None else "<a live row's value>"
+                    out.append(
+                        f"{where}: no active value for NOT NULL column {self._name(b.table, column)}"
+                        f" (retire writes {b.map.retire[column_name]!r}, and the column has no "
+                        f'plain default): set active={{"{column.name}": {shown}}} (new_{branch} '
+                        "writes it when it brings a retired row back)")
+                    continue
+                if found == "declared":
+                    problem = self._value_problem("active", b.map.active[column_name],  # type: ignore[index]
+                                                  b.table, column)
+                    if problem:
+                        out.append(f"{where}: {problem}")
+            live_values = b.revive_values()
+            if live_values and not unfit and all(
+                    _same(live_values[c], retire[c]) for c in retire):
+                out.append(
+                    f"{where}: the active values {live_values!r} are the retire values: every row "
+                    f"new_{branch} writes would read as retired; set active= to a live row's values")
+        if generic:
+            for column_name, value in b.map.defaults.items():
+                column = b.table.c[column_name]
+                if column_name in b.columns.values():
+                    out.append(f"{where}: defaults names column {self._name(b.table, column)}, "
+                               "which an attribute is mapped to: the attribute's value is written")
+                    continue
+                problem = self._value_problem("default", value, b.table, column)
                 if problem:
                     out.append(f"{where}: {problem}")
-            if active and all(active[c] == retire[c] for c in retire):
-                out.append(
-                    f"{where}: the active values {active!r} are the retire values: every row "
-                    f"new_{branch} writes would read as retired; set active= to a live row's values")
             try:
                 self.check_inserts(branch, b)
             except ConfigurationError as exc:
                 out.append(f"{where}: {exc}")
+        for bl in b.links.values():
+            for column_name, value in bl.link.defaults.items():
+                problem = self._value_problem("default", value, bl.table, bl.table.c[column_name])
+                if problem:
+                    out.append(f"{where}: {problem}")
+        return out
+
+    def _revives(self, branch: str) -> bool:
+        """True when ``new`` of ``branch`` goes through the mapping (generic ``new`` or an override calling it)."""
+        return self.generic_new(branch)
+
+    def _scope_problems(self, where: str, table: Any, scope: Any, clause: Any) -> list[str]:
+        """Values of a ``{column: condition}`` scope that do not fit, or a scope the database refuses."""
+        import sqlalchemy as sa
+        from sqlalchemy import exc as sa_exc
+
+        from .tables import Condition, describe_scope
+
+        if clause is None:
+            return []
+        out: list[str] = []
+        if isinstance(scope, Mapping):
+            for name, condition in scope.items():
+                values = condition.values if isinstance(condition, Condition) else (
+                    condition if isinstance(condition, (list, tuple, set, frozenset))
+                    else (condition,))
+                for value in values:
+                    if value is None:
+                        continue
+                    problem = self._value_problem("scope", value, table, table.c[name])
+                    if problem:
+                        out.append(f"{where}: {problem}")
+        if out:
+            return out
+        nested = self.connection.begin_nested()
+        try:
+            self.connection.execute(sa.select(sa.literal(1)).select_from(table).where(clause)
+                                    .limit(1)).fetchall()
+        except sa_exc.SQLAlchemyError as exc:
+            nested.rollback()
+            out.append(f"{where}: the scope of {table.name} ({describe_scope(scope)}) does not "
+                       f"run: {one_line(exc)}")
+        else:
+            nested.commit()
         return out
 
     def _name(self, table: Any, column: Any) -> str:
@@ -393,23 +640,29 @@ class SQLHandler(Handler):
 
         return column_type_name(column, self.connection.dialect)
 
-    def _value_problem(self, what: str, value: Any, table: Any, column: Any,
-                       retire_value: Any = None) -> str | None:
-        """Why ``value`` (a ``retire`` or ``active`` value) cannot be written to ``column``, or None."""
-        from .tables import column_python_type, converted, fits
+    def _value_problem(self, what: str, value: Any, table: Any, column: Any) -> str | None:
+        """Why ``value`` (a ``retire``, ``active``, ``default`` or ``scope`` value) cannot be written to ``column``.
+
+        The value is first adapted to the column's type (``True`` -> 1 in a
+        number column, ``"7"`` -> 7, NOW -> the current time); None when it fits.
+        """
+        from .tables import adapt, column_python_type, converted, fits, is_now, now_value
 
         name = self._name(table, column)
         if value is None:
-            if column.nullable:
+            if column.nullable or what == "scope":
                 return None
             if what == "retire":
                 return (f"retire value None for NOT NULL column {name}: give the value a "
                         "retired row holds")
-            live = _live_value(retire_value)
-            shown = repr(live) if live is not None else "<a live row's value>"
-            return (f'active value None for NOT NULL column {name}: set active={{"{column.name}": '
-                    f'{shown}}} (the generic new writes it on every row)')
-        if fits(type(value), column, self.connection.dialect):
+            return f"{what} value None for NOT NULL column {name}: give a value"
+        if is_now(value, column):
+            if now_value(column) is not None:
+                return None
+            return (f"{what} value NOW does not fit column {name} {self._type(column)}: NOW "
+                    "needs a date, time, number or text column")
+        adapted = adapt(value, column)
+        if fits(type(adapted), column, self.connection.dialect):
             return None
         target = column_python_type(column)
         assert target is not None
@@ -419,36 +672,33 @@ class SQLHandler(Handler):
                 f"{self._type(column)}: {fix}")
 
     def check_inserts(self, branch: str, b: BoundTable) -> None:
-        """Raise ConfigurationError when the generic ``new`` cannot insert into ``b``'s table.
+        """Raise ConfigurationError when the generic ``new`` cannot insert into ``b``'s tables.
 
         That is a NOT NULL column without a default that the mapping does not
-        fill: every ``new_<branch>`` would fail. Checked only when the generic
-        :meth:`new` handles the branch (no ``new_<branch>`` method, ``new``
-        not overridden). A column a trigger fills needs a default to pass.
+        fill (no attribute, no ``defaults`` value), in the table or in a link
+        table: every ``new_<branch>`` would fail. Checked only when the
+        generic :meth:`new` handles the branch (no ``new_<branch>`` method,
+        ``new`` not overridden). A column a trigger fills needs a default to pass.
         """
         if not self.generic_new(branch):
             return
-        filled = {b.map.key, *b.columns.values(), *(b.map.retire or {})}
-        single_key = len(b.table.primary_key.columns) == 1
-        missing = []
-        for column in b.table.columns:
-            if (column.name in filled or column.nullable or column.server_default is not None
-                    or column.computed is not None or column.identity is not None):
-                continue
-            if column.primary_key and single_key and column.autoincrement in (True, "auto"):
-                try:
-                    if column.type.python_type is int:
-                        continue
-                except NotImplementedError:
-                    pass
-            missing.append(column.name)
+        filled = {b.map.key, *b.columns.values(), *(b.map.retire or {}), *b.map.defaults}
+        missing = _unfilled(b.table, filled)
         if missing:
             raise ConfigurationError(
                 f"table {b.table.fullname!r} ({redact_url(self._url)}): column "
                 f"{', '.join(repr(m) for m in missing)} is NOT NULL without a default and branch "
                 f"{branch!r} maps no attribute to it, so every new_{branch} would fail; map an "
-                "attribute to it (TableMap columns=...), give it a default, or write "
-                f"new_{branch}")
+                "attribute to it (TableMap columns=...), give it a constant (TableMap "
+                f"defaults={{{missing[0]!r}: ...}}), give it a default, or write new_{branch}")
+        for bl in b.links.values():
+            missing = _unfilled(bl.table, {bl.link.owner, bl.link.member, *bl.link.defaults})
+            if missing:
+                raise ConfigurationError(
+                    f"link table {bl.table.fullname!r} ({redact_url(self._url)}): column "
+                    f"{', '.join(repr(m) for m in missing)} is NOT NULL without a default, so "
+                    f"every new link row would fail; give it a constant (LinkMap "
+                    f"defaults={{{missing[0]!r}: ...}}) or a default")
 
     # -- one SAVEPOINT per action -------------------------------------------------
     def handle(self, action: Action) -> Result:
@@ -472,14 +722,17 @@ class SQLHandler(Handler):
             result = super().handle(action)
         except sa_exc.SQLAlchemyError as exc:
             savepoint.rollback()
+            self.forget_ids()
             found = self.find_method(action)
             return Result(action, Status.FAILURE, self._failure(action, exc),
                           handler=found[0] if found else None)
         except BaseException:
             savepoint.rollback()
+            self.forget_ids()
             raise
         if result.failed or result.status is Status.NOT_IMPLEMENTED:
             savepoint.rollback()
+            self.forget_ids()
         else:
             savepoint.commit()
             self._pending += 1
@@ -507,11 +760,13 @@ class SQLHandler(Handler):
             yield unit
         except BaseException:
             savepoint.rollback()
+            self.forget_ids()
             raise
         finally:
             self._in_unit = False
         if unit.failed:
             savepoint.rollback()
+            self.forget_ids()
         else:
             savepoint.commit()
             if self._pending >= self._batch:
@@ -569,42 +824,83 @@ class SQLHandler(Handler):
         return Result(action, Status.NOT_IMPLEMENTED,
                       f"branch {action.branch!r} is not in the SQL mapping")
 
+    def _outside(self, action: Action, b: BoundTable, what: str) -> Result:
+        from .tables import describe_scope
+
+        return action.failed(
+            f"{what} in {b.map.table} is outside the scope of branch {action.branch!r} "
+            f"({describe_scope(b.map.scope)}): dss never writes a row it does not own; widen "
+            "the scope or leave the object out of the source")
+
+    def _scope_state(self, b: BoundTable, idnumber: str | None) -> bool | None:
+        """Whether the row of ``idnumber`` is in ``b``'s scope (None: no such row)."""
+        states = {row[0] for row in self.execute(b.scope_state(idnumber))}
+        if not states:
+            return None
+        return states == {1}
+
     def new(self, action: Action) -> Result | None:
-        """Insert the row and its link rows; on a retired row, update it and bring it back."""
+        """Insert the row and its link rows; on a retired row, update it and bring it back.
+
+        With a ``scope``, a row of that key outside the scope is never touched
+        (the action fails), and a new row that falls outside it is rolled back
+        (the action fails too): dss only writes rows it owns.
+        """
         b = self._bound(action)
         if b is None:
             return self._unmapped(action)
         obj = action.source
-        values = b.row_values(obj)
-        values.update(b.map.active_values())
+        if b.scope is not None and self._scope_state(b, action.idnumber) is False:
+            return self._outside(action, b, f"the row with {b.map.key}={action.idnumber!r}")
+        values = b.insert_values(obj)
         if b.map.retires:
-            self.upsert(b, values)
+            self.upsert(b, {**values, **b.revive_values()})
         else:
             self.execute(b.table.insert().values(**values))
-        key = b.key_value(action.idnumber)
-        for attr, (link, ltable) in b.links.items():
-            self.execute(ltable.delete().where(ltable.c[link.owner] == coerce(ltable.c[link.owner], key)))
-            members = getattr(obj, attr) or ()
-            rows = [{link.owner: coerce(ltable.c[link.owner], key),
-                     link.member: coerce(ltable.c[link.member], m)} for m in members]
-            if rows:
-                self.execute(ltable.insert(), rows)
+        if b.scope is not None and self._scope_state(b, action.idnumber) is not True:
+            return self._outside(action, b, f"a new row with {b.map.key}={action.idnumber!r}")
+        for attr, bl in b.links.items():
+            failed = self._replace_links(action, b, bl, sorted(getattr(obj, attr) or (), key=str))
+            if failed is not None:
+                return failed
+        return None
+
+    def _replace_links(self, action: Action, b: BoundTable, bl: BoundLink,
+                       members: Sequence[Any]) -> Result | None:
+        """Make ``members`` the link rows of the action's object (a new or revived row)."""
+        owner = self._owner_value(action, b, bl)
+        if isinstance(owner, Result):
+            return owner
+        self.execute(bl.table.delete().where(bl.of_owner(owner)))
+        values = self._member_values(action, bl, members)
+        if isinstance(values, Result):
+            return values
+        rows = [bl.row(owner, v) for v in values]
+        if rows:
+            self.execute(bl.table.insert(), rows)
         return None
 
     def upsert(self, b: BoundTable, values: dict[str, Any]) -> None:
-        """Insert ``values``, or update the row of the same key (portable: UPDATE, then INSERT)."""
+        """Bring back the row of the same key (in scope), or insert ``values`` (portable: UPDATE, then INSERT).
+
+        The UPDATE writes the attributes and the live values, not the
+        ``defaults`` (constants of new rows); the INSERT leaves out the live
+        values of columns whose default fills them (:meth:`BoundTable.insert_values`).
+        """
         key = values[b.map.key]
-        rest = {k: v for k, v in values.items() if k != b.map.key}
-        done = 0
+        rest = {k: v for k, v in values.items() if k != b.map.key and k not in b.map.defaults}
+        match = b.key == key if b.scope is None else sa_and(b.key == key, b.scope)
         if rest:
-            done = self.execute(b.table.update().where(b.key == key).values(**rest)).rowcount
+            done = self.execute(b.table.update().where(match).values(**rest)).rowcount
         else:
-            done = len(self.execute(b.table.select().where(b.key == key)).fetchall())
+            done = len(self.execute(b.table.select().where(match)).fetchall())
         if not done:
-            self.execute(b.table.insert().values(**values))
+            skipped = set(b.live) - set(b.written_live())
+            self.execute(b.table.insert().values(
+                **{k: v for k, v in values.items() if k not in skipped}))
 
     def update(self, action: Action) -> Result | None:
-        """Set one column of the row."""
+        """Set one column of the row (if the branch owns it: key and scope)."""
         b = self._bound(action)
         if b is None:
             return self._unmapped(action)
@@ -613,31 +909,122 @@ class SQLHandler(Handler):
             return action.failed(f"attribute {action.attribute!r} is not mapped to a column of "
                                  f"{b.map.table}")
         value = coerce(b.table.c[column], action.value)
-        done = self.execute(b.table.update().where(b.key == b.key_value(action.idnumber))
+        done = self.execute(b.table.update().where(b.where_key(action.idnumber))
                             .values({column: value})).rowcount
         if not done:
-            return action.failed(f"no row in {b.map.table} with {b.map.key}={action.idnumber!r}")
+            return self._missing(action, b)
         return None
 
+    def _missing(self, action: Action, b: BoundTable) -> Result:
+        """The failure of an action on a row that is not there, or not the branch's."""
+        if b.scope is not None and self._scope_state(b, action.idnumber) is False:
+            return self._outside(action, b, f"the row with {b.map.key}={action.idnumber!r}")
+        return action.failed(f"no row in {b.map.table} with {b.map.key}={action.idnumber!r}")
+
+    # -- link rows ---------------------------------------------------------------
+    def lookup_ids(self, table: Any, key: Any, id_column: Any, scope: Any,
+                   values: Sequence[Any]) -> tuple[dict[Any, Any], list[Any]]:
+        """``({value: id}, ambiguous)``: the ``id_column`` of the rows whose ``key`` holds each value.
+
+        Looked up once per run (cached; the cache is emptied when a savepoint
+        is rolled back or a row deleted, so an id is never stale), in one
+        query for the values not cached yet. A value found in two rows is
+        ambiguous (and not in the dict); one not found is in neither.
+        """
+        import sqlalchemy as sa
+
+        cache: dict[tuple[str, str, Any], Any] = self.__dict__.setdefault("_ids", {})
+        name = str(getattr(table, "description", table))
+        found: dict[Any, Any] = {}
+        wanted = []
+        for value in values:
+            hit = cache.get((name, key.name, value))
+            if hit is not None:
+                found[value] = hit
+            else:
+                wanted.append(value)
+        ambiguous: list[Any] = []
+        if wanted:
+            by_key: dict[Any, set[Any]] = {}
+            coerced = {coerce(key, v): v for v in wanted}
+            condition = key.in_(list(coerced))
+            if scope is not None:
+                condition = sa.and_(condition, scope)
+            for k, ident in self.execute(sa.select(key, id_column).where(condition)):
+                by_key.setdefault(coerced.get(k, k), set()).add(ident)
+            for value in wanted:
+                ids = by_key.get(value, set())
+                if len(ids) == 1:
+                    found[value] = cache[(name, key.name, value)] = next(iter(ids))
+                elif ids:
+                    ambiguous.append(value)
+        return found, ambiguous
+
+    def forget_ids(self) -> None:
+        """Empty the cache of looked-up ids (after a rollback, or a row deleted)."""
+        self.__dict__.pop("_ids", None)
+
+    def _owner_value(self, action: Action, b: BoundTable, bl: BoundLink) -> Any:
+        """What the link's owner column holds for the action's object (its id, or its key), or a failure."""
+        if bl.owner_id is None:
+            if b.scope is not None and self._scope_state(b, action.idnumber) is not True:
+                return self._missing(action, b)
+            return b.key_value(action.idnumber)
+        found, ambiguous = self.lookup_ids(b.table, b.key, bl.owner_id, b.scope,
+                                           [action.idnumber])
+        if action.idnumber in found:
+            return found[action.idnumber]
+        if ambiguous:
+            return action.failed(f"{b.map.table} has more than one row with "
+                                 f"{b.map.key}={action.idnumber!r}: which one is meant?")
+        return self._missing(action, b)
+
+    def _member_values(self, action: Action, bl: BoundLink,
+                       members: Sequence[Any]) -> list[Any] | Result:
+        """What the link's member column holds for each element (their ids, or themselves), or a failure naming the missing ones."""
+        if bl.member_table is None:
+            return list(members)
+        found, ambiguous = self.lookup_ids(bl.member_table, bl.member_key, bl.member_id,
+                                           bl.member_scope, list(members))
+        missing = [m for m in members if m not in found and m not in ambiguous]
+        if missing or ambiguous:
+            table = bl.link.member_table
+            parts = []
+            if missing:
+                scoped = " in its scope" if bl.member_scope is not None else ""
+                parts.append(f"no row in {table} with {bl.member_key.name} "
+                             f"{_names(missing)}{scoped}")
+            if ambiguous:
+                parts.append(f"more than one row in {table} with {bl.member_key.name} "
+                             f"{_names(ambiguous)}")
+            return action.failed("; ".join(parts) + f": {action.attribute} of "
+                                 f"{action.idnumber!r} not written")
+        return [found[m] for m in members]
+
     def _link(self, action: Action) -> tuple[LinkMap, Any, Any, Any] | Result:
+        """``(link map, link table, owner value, member value)`` of an add or remove action, or a failure."""
         b = self._bound(action)
         if b is None:
             return self._unmapped(action)
-        found = b.links.get(action.attribute or "")
-        if found is None:
+        bl = b.links.get(action.attribute or "")
+        if bl is None:
             return action.failed(f"attribute {action.attribute!r} has no link table")
-        link, ltable = found
-        owner = coerce(ltable.c[link.owner], b.key_value(action.idnumber))
-        member = coerce(ltable.c[link.member], action.value)
-        return link, ltable, owner, member
+        owner = self._owner_value(action, b, bl)
+        if isinstance(owner, Result):
+            return owner
+        member = self._member_values(action, bl, [action.value])
+        if isinstance(member, Result):
+            return member
+        return bl.link, bl.table, coerce(bl.owner, owner), coerce(bl.member, member[0])
 
     def add(self, action: Action) -> Result | None:
-        """Insert one link row (owner, member)."""
+        """Insert one link row (owner, member, the link's defaults)."""
         found = self._link(action)
         if isinstance(found, Result):
             return found
-        link, ltable, owner, member = found
-        self.execute(ltable.insert().values({link.owner: owner, link.member: member}))
+        _, _, owner, member = found
+        bl = self._bound(action).links[action.attribute or ""]  # type: ignore[union-attr]
+        self.execute(bl.table.insert().values(bl.row(owner, member)))
         return None
 
     def remove(self, action: Action) -> Result | None:
@@ -646,28 +1033,35 @@ class SQLHandler(Handler):
         if isinstance(found, Result):
             return found
         link, ltable, owner, member = found
-        done = self.execute(ltable.delete().where(
-            ltable.c[link.owner] == owner, ltable.c[link.member] == member)).rowcount
+        bl = self._bound(action).links[action.attribute or ""]  # type: ignore[union-attr]
+        done = self.execute(ltable.delete().where(bl.one(owner, member))).rowcount
         if not done:
             return action.dropped(f"no link row in {link.table} for {owner!r}, {member!r}")
         return None
 
     def old(self, action: Action) -> Result | None:
-        """Mark the row retired (``retire`` in the mapping), or delete it and its link rows."""
+        """Mark the row retired (``retire`` in the mapping), or delete it and its link rows.
+
+        Only a row the branch owns (key and scope); another is a failure.
+        """
         b = self._bound(action)
         if b is None:
             return self._unmapped(action)
-        key = b.key_value(action.idnumber)
         if b.map.retire:
-            done = self.execute(b.table.update().where(b.key == key)
-                                .values(dict(b.map.retire))).rowcount
+            done = self.execute(b.table.update().where(b.where_key(action.idnumber))
+                                .values(b.retired_values())).rowcount
             if not done:
-                return action.failed(f"no row in {b.map.table} with {b.map.key}={action.idnumber!r}")
+                return self._missing(action, b)
             return action.succeeded("retired")
-        for link, ltable in b.links.values():
-            self.execute(ltable.delete().where(
-                ltable.c[link.owner] == coerce(ltable.c[link.owner], key)))
-        self.execute(b.table.delete().where(b.key == key))
+        if b.scope is not None and self._scope_state(b, action.idnumber) is False:
+            return self._outside(action, b, f"the row with {b.map.key}={action.idnumber!r}")
+        for bl in b.links.values():
+            owner = self._owner_value(action, b, bl)
+            if isinstance(owner, Result):
+                return owner
+            self.execute(bl.table.delete().where(bl.of_owner(owner)))
+        self.execute(b.table.delete().where(b.where_key(action.idnumber)))
+        self.forget_ids()
         return None
 
     def __repr__(self) -> str:

@@ -84,8 +84,16 @@ class MappedImporter(SQLImporter):
         return {}
 
     def statements(self, conn: Connection) -> list[Any]:
-        """The base rows, then one statement per membership attribute over its link table."""
+        """The base rows, then one statement per membership attribute over its link table.
+
+        Only the rows in the mapping's ``scope`` that are not retired are
+        read. A link table holding surrogate keys is read with one join
+        through the owner's and the member's tables (members outside the
+        scope of their own branch are left out).
+        """
         import sqlalchemy as sa
+
+        from .tables import scope_clause, scope_columns
 
         tmap = self.table_map
         model = self.tree.branches[self.branch].model
@@ -93,22 +101,31 @@ class MappedImporter(SQLImporter):
         md = sa.MetaData()
         table = reflect_table(conn, tmap.table, url, md)
         columns = tmap.columns_for(model)
-        check_columns(table, [tmap.key, *columns.values(), *(tmap.retire or {})], url)
+        check_columns(table, [tmap.key, *columns.values(), *(tmap.retire or {}),
+                              *scope_columns(tmap.scope)], url)
         selected = [table.c[tmap.key].label("idnumber"),
                     *(table.c[col].label(attr) for attr, col in columns.items())]
-        live = None
-        if tmap.retire:
-            live = sa.or_(*(table.c[c].is_distinct_from(v) for c, v in tmap.retire.items()))
-        base = sa.select(*selected)
-        if live is not None:
-            base = base.where(live)
-        out = [base]
+        conditions = [c for c in (scope_clause(tmap.scope, table), tmap.live_clause(table))
+                      if c is not None]
+        out = [sa.select(*selected).where(*conditions)]
         for attr, link in tmap.links_for(model).items():
             ltable = reflect_table(conn, link.table, url, md)
             check_columns(ltable, [link.owner, link.member], url)
-            stmt = sa.select(*selected, ltable.c[link.member].label(attr)).select_from(
-                table.join(ltable, ltable.c[link.owner] == table.c[tmap.key]))
-            if live is not None:
-                stmt = stmt.where(live)
-            out.append(stmt)
+            owner = table.c[link.owner_id] if link.owner_id else table.c[tmap.key]
+            check_columns(table, [owner.name], url)
+            joined = table.join(ltable, ltable.c[link.owner] == owner)
+            member = ltable.c[link.member]
+            where = list(conditions)
+            if link.member_table:
+                key = self.mapping.member_key(link)
+                mscope = self.mapping.member_scope(link)
+                mtable = reflect_table(conn, link.member_table, url, md)
+                check_columns(mtable, [link.member_id, key, *scope_columns(mscope)], url)
+                alias = sa.alias(mtable, name="dss_member")
+                joined = joined.join(alias, alias.c[link.member_id] == member)
+                member = alias.c[key]
+                mclause = scope_clause(mscope, alias)
+                if mclause is not None:
+                    where.append(mclause)
+            out.append(sa.select(*selected, member.label(attr)).select_from(joined).where(*where))
         return out

@@ -7,7 +7,9 @@ The handler and the mapped importers read these; :class:`~dss_sql.SQLMapping`
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+import datetime
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,17 +18,187 @@ from dss_core import SCALAR, ConfigurationError, Model
 from .engine import redact_url
 
 
+class _Now:
+    """The current time, written when a row is retired or inserted (:data:`NOW`)."""
+
+    _instance: _Now | None = None
+
+    def __new__(cls) -> _Now:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "NOW"
+
+    def __reduce__(self) -> str:
+        return "NOW"
+
+
+#: The current time as a column's value: ``retire={"deleted_at": NOW}``. A date or
+#: time column gets the database's ``CURRENT_TIMESTAMP`` (``CURRENT_DATE``), a
+#: number column Unix seconds (Moodle's ``timemodified``), a text column ISO 8601
+#: (UTC). On a date or time column the string ``"now"`` means the same.
+NOW = _Now()
+
+
 @dataclass(frozen=True)
 class LinkMap:
     """A link table holding one membership attribute: one row per (owner, member).
 
-    ``owner`` is the column holding the owner's key (its idnumber),
-    ``member`` the column holding one element of the set.
+    ``owner`` is the column holding the owner's key, ``member`` the column
+    holding one element of the set. By default both hold what the objects
+    know: the owner's idnumber and the element itself. Real application
+    schemas link rows by surrogate key instead (Moodle's
+    ``mdl_cohort_members(cohortid, userid)``); then:
+
+    ``owner_id``
+        the column of the owner's table that ``owner`` holds (``"id"``): the
+        link row names the owner by that column, found through the owner's
+        key (its idnumber) in the owner's table.
+    ``member_table``
+        the table whose rows the elements are (``"mdl_user"``): ``member``
+        holds that table's ``member_id`` column of the row whose
+        ``member_key`` column holds the element.
+    ``member_id``
+        that column (default ``"id"``).
+    ``member_key``
+        the column of ``member_table`` holding the elements (default: the key
+        of the branch mapped to ``member_table``, else ``"idnumber"``). The
+        scope of that branch holds for the members too.
+    ``defaults``
+        ``{column: value}`` written in every new link row (``{"timeadded": NOW}``).
+
+    An element (or owner) whose row is not there, or outside its table's
+    scope, makes its action fail naming it; nothing is written.
     """
 
     table: str
     owner: str
     member: str
+    owner_id: str | None = None
+    member_table: str | None = None
+    member_id: str = "id"
+    member_key: str | None = None
+    defaults: Mapping[str, Any] = field(default_factory=dict, hash=False)
+
+    @property
+    def surrogate(self) -> bool:
+        """True when the owner or the member column holds a surrogate key, not an idnumber."""
+        return self.owner_id is not None or self.member_table is not None
+
+
+class Condition:
+    """One column's condition in a :class:`TableMap` ``scope`` (see :func:`starts_with`, ...)."""
+
+    def __init__(self, kind: str, values: Sequence[Any] = ()) -> None:
+        self.kind = kind
+        self.values = tuple(values)
+
+    def clause(self, column: Any) -> Any:
+        """The SQLAlchemy condition on ``column`` (values bound as parameters, adapted to its type)."""
+        import sqlalchemy as sa
+
+        values = [adapt(v, column) for v in self.values]
+        if self.kind == "not_empty":
+            return sa.and_(column.is_not(None), column != "")
+        if self.kind == "prefix":
+            return sa.or_(*(column.startswith(v, autoescape=True) for v in values))
+        known = [v for v in values if v is not None]
+        if self.kind == "one_of":
+            parts = [column.in_(known)] if known else []
+            if None in values:
+                parts.append(column.is_(None))
+            return sa.or_(*parts) if parts else sa.false()
+        # none_of: NULL is none of the values when None is not one of them
+        part = sa.or_(column.not_in(known), column.is_(None)) if known else sa.true()
+        return sa.and_(part, column.is_not(None)) if None in values else part
+
+    def describe(self, name: str) -> str:
+        shown = " or ".join(repr(v) for v in self.values)
+        return {"not_empty": f"{name} is not empty",
+                "prefix": f"{name} starts with {shown}",
+                "one_of": f"{name} is {shown}",
+                "none_of": f"{name} is not {shown}"}[self.kind]
+
+    def __repr__(self) -> str:
+        return f"Condition({self.kind!r}, {self.values!r})"
+
+
+def not_empty() -> Condition:
+    """The column is neither NULL nor the empty string (Moodle's admin has ``idnumber = ''``)."""
+    return Condition("not_empty")
+
+
+def starts_with(*prefixes: str) -> Condition:
+    """The column starts with one of ``prefixes`` (``LIKE 'dept-%'``, ``%`` and ``_`` escaped)."""
+    if not prefixes:
+        raise ConfigurationError("starts_with() needs at least one prefix")
+    return Condition("prefix", prefixes)
+
+
+def one_of(*values: Any) -> Condition:
+    """The column holds one of ``values`` (None: NULL)."""
+    return Condition("one_of", values)
+
+
+def none_of(*values: Any) -> Condition:
+    """The column holds none of ``values`` (NULL passes unless None is one of them)."""
+    return Condition("none_of", values)
+
+
+#: What a scope may be: ``{column: condition}``, a function of the reflected table
+#: returning a SQLAlchemy expression, or raw SQL text.
+Scope = Mapping[str, Any] | Callable[[Any], Any] | str
+
+
+def scope_columns(scope: Scope | None) -> list[str]:
+    """The columns a ``{column: condition}`` scope names (none for the other forms)."""
+    return list(scope) if isinstance(scope, Mapping) else []
+
+
+def scope_clause(scope: Scope | None, table: Any) -> Any:
+    """The WHERE condition selecting the rows ``scope`` owns in ``table`` (None: every row)."""
+    import sqlalchemy as sa
+
+    if scope is None:
+        return None
+    if isinstance(scope, str):
+        return sa.text(f"({scope})")
+    if callable(scope):
+        return scope(table)
+    parts = []
+    for name, condition in scope.items():
+        column = table.c[name]
+        if isinstance(condition, Condition):
+            parts.append(condition.clause(column))
+        elif isinstance(condition, (list, tuple, set, frozenset)):
+            parts.append(one_of(*condition).clause(column))
+        elif condition is None:
+            parts.append(column.is_(None))
+        else:
+            parts.append(column == adapt(condition, column))
+    return sa.and_(*parts) if parts else None
+
+
+def describe_scope(scope: Scope | None) -> str:
+    """The scope in words, for messages (``idnumber starts with 'dept-'``)."""
+    if scope is None:
+        return "every row"
+    if isinstance(scope, str):
+        return scope
+    if callable(scope):
+        doc = getattr(scope, "__doc__", None)
+        return str(doc or getattr(scope, "__name__", "a SQLAlchemy expression")).strip()
+    out = []
+    for name, condition in scope.items():
+        if isinstance(condition, Condition):
+            out.append(condition.describe(name))
+        elif isinstance(condition, (list, tuple, set, frozenset)):
+            out.append(one_of(*condition).describe(name))
+        else:
+            out.append(f"{name} is {condition!r}")
+    return " and ".join(out)
 
 
 @dataclass
@@ -50,8 +222,25 @@ class TableMap:
         such rows are skipped when the table is read back, and ``new`` on a
         retired row brings it back (setting the ``active`` values).
     ``active``
-        the values of the ``retire`` columns for a live row; defaults to the
-        negation of boolean retire values and NULL for any other.
+        the values of the ``retire`` columns on a live row, written when
+        ``new`` brings a retired row back, and on insert where the column has
+        no default. Undeclared, a column's value is its default (a literal
+        default such as Moodle's ``suspended DEFAULT 0``), else the negation
+        of a boolean or 0/1 retire value, else NULL (a :data:`NOW` column).
+        Values are adapted to the column's type (``True`` -> 1 in SMALLINT).
+    ``scope``
+        which rows of the table this branch owns; the others are never read,
+        updated, retired or deleted, and a new object whose row would fall
+        outside is a failed action. ``{column: condition}`` (all must hold):
+        a value (equality, None: NULL), a list (one of them), or
+        :func:`not_empty`, :func:`starts_with`, :func:`one_of`,
+        :func:`none_of`; or a function of the reflected ``sqlalchemy.Table``
+        returning a SQLAlchemy condition; or raw SQL text (the escape hatch:
+        written by you, put into the WHERE clause as it is).
+    ``defaults``
+        ``{column: value}`` written in every new row (Moodle's
+        ``{"auth": "manual", "mnethostid": 1, "confirmed": 1}``), adapted to
+        the column's type; :data:`NOW` for the current time.
     ``ignore``
         tracked attributes that are not stored (never written, never read).
     """
@@ -63,32 +252,86 @@ class TableMap:
     retire: Mapping[str, Any] | None = None
     active: Mapping[str, Any] | None = None
     ignore: Sequence[str] = ()
+    scope: Scope | None = None
+    defaults: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.links = {a: (v if isinstance(v, LinkMap) else LinkMap(*v))
                       for a, v in dict(self.links).items()}
         if self.retire is not None and not self.retire:
             raise ConfigurationError(f"table {self.table}: retire needs at least one column")
+        unknown = [c for c in (self.active or {}) if c not in (self.retire or {})]
+        if unknown:
+            raise ConfigurationError(
+                f"table {self.table}: active names {unknown}, which retire does not")
+        if self.scope is not None and not isinstance(self.scope, (str, Mapping)) and \
+                not callable(self.scope):
+            raise ConfigurationError(
+                f"table {self.table}: scope must be {{column: condition}}, a function of the "
+                f"table returning a SQLAlchemy condition, or SQL text, not {self.scope!r}")
+        clash = [c for c in self.defaults if c == self.key or c in (self.retire or {})]
+        if clash:
+            raise ConfigurationError(
+                f"table {self.table}: defaults names {clash}, which the mapping writes itself "
+                "(the key, or a retire column: give its live value in active=)")
 
     @property
     def retires(self) -> bool:
         """True when ``old`` marks rows retired instead of deleting them."""
         return bool(self.retire)
 
-    def active_values(self) -> dict[str, Any]:
-        """The values of the retire columns on a live row."""
-        if not self.retire:
-            return {}
+    def live_values(self, table: Any) -> dict[str, tuple[Any, str]]:
+        """``{retire column: (value on a live row, where it comes from)}`` for the reflected ``table``.
+
+        Where: ``"declared"`` (``active``), ``"default"`` (the column's literal
+        default), ``"negation"`` (of a boolean or 0/1 retire value) or
+        ``"unknown"`` (the value is None: NULL). Values are adapted to the
+        column's type.
+        """
         given = dict(self.active or {})
-        out: dict[str, Any] = {}
-        for column, value in self.retire.items():
-            if column in given:
-                out[column] = given[column]
-            elif isinstance(value, bool):
-                out[column] = not value
+        out: dict[str, tuple[Any, str]] = {}
+        for name, retired in (self.retire or {}).items():
+            column = table.c[name]
+            if name in given:
+                out[name] = (adapt(given[name], column), "declared")
+                continue
+            if is_now(retired, column):
+                out[name] = (None, "unknown")  # a live row has no time in it: NULL
+                continue
+            retired = adapt(retired, column)
+            found, default = literal_default(column)
+            if found and default is not None and default != retired:
+                out[name] = (default, "default")
+            elif isinstance(retired, bool):
+                out[name] = (not retired, "negation")
+            elif type(retired) in (int, float) and retired in (0, 1):
+                out[name] = (type(retired)(1 - retired), "negation")
             else:
-                out[column] = None
+                out[name] = (None, "unknown")
         return out
+
+    def retired_values(self, table: Any) -> dict[str, Any]:
+        """``{column: value}`` that ``old`` writes, adapted to the columns of the reflected ``table``."""
+        return {c: adapt(v, table.c[c]) for c, v in (self.retire or {}).items()}
+
+    def live_clause(self, table: Any) -> Any:
+        """The condition a live (not retired) row meets; None when nothing is retired.
+
+        A row is retired when every retire column holds its retire value (a
+        :data:`NOW` column: any time, that is NOT NULL).
+        """
+        import sqlalchemy as sa
+
+        if not self.retire:
+            return None
+        parts = []
+        for name, value in self.retire.items():
+            column = table.c[name]
+            if is_now(value, column):
+                parts.append(column.is_(None))
+            else:
+                parts.append(column.is_distinct_from(adapt(value, column)))
+        return sa.or_(*parts)
 
     def columns_for(self, model: type[Model]) -> dict[str, str]:
         """``{attribute: column}`` for every stored scalar attribute of ``model``."""
@@ -155,6 +398,25 @@ class TableMapping:
 
     def __getitem__(self, branch: str) -> TableMap:
         return self.tables[branch]
+
+    def of_table(self, table: str) -> TableMap | None:
+        """The :class:`TableMap` of a branch stored in ``table`` (the first), or None."""
+        for tmap in self.tables.values():
+            if tmap.table == table:
+                return tmap
+        return None
+
+    def member_key(self, link: LinkMap) -> str:
+        """The column of ``link.member_table`` holding the elements (see :class:`LinkMap`)."""
+        if link.member_key:
+            return link.member_key
+        found = self.of_table(link.member_table or "")
+        return found.key if found is not None else "idnumber"
+
+    def member_scope(self, link: LinkMap) -> Scope | None:
+        """The scope of the branch stored in ``link.member_table`` (members outside are not read)."""
+        found = self.of_table(link.member_table or "")
+        return found.scope if found is not None else None
 
     def __contains__(self, branch: object) -> bool:
         return branch in self.tables
@@ -234,6 +496,76 @@ def converted(value: Any, target: type) -> tuple[bool, Any]:
         return True, float(value)
     if target is str and not isinstance(value, str):
         return True, str(value)
+    return False, None
+
+
+def is_time(column: Any) -> bool:
+    """True when ``column`` holds dates or timestamps."""
+    try:
+        return column.type.python_type in (datetime.datetime, datetime.date)
+    except (NotImplementedError, AttributeError):
+        return False
+
+
+def is_now(value: Any, column: Any) -> bool:
+    """True when ``value`` means the current time in ``column`` (:data:`NOW`, or ``"now"`` in a time column)."""
+    return value is NOW or (isinstance(value, str) and value.lower() == "now" and is_time(column))
+
+
+def now_value(column: Any) -> Any:
+    """The current time as ``column`` holds it (None when its type cannot hold a time)."""
+    import sqlalchemy as sa
+
+    if is_time(column):
+        if column.type.python_type is datetime.date:
+            return sa.func.current_date()
+        return sa.func.current_timestamp()
+    target = column_python_type(column)
+    if target in (int, float):
+        return int(time.time())
+    if target is str:
+        return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    return None
+
+
+def adapt(value: Any, column: Any) -> Any:
+    """``value`` as ``column`` holds it: ``True`` -> 1 in a number column, NOW -> the time, "7" -> 7.
+
+    A value that does not convert unambiguously is returned unchanged (the
+    handler's checks say why it does not fit).
+    """
+    if value is None:
+        return None
+    if is_now(value, column):
+        now = now_value(column)
+        return value if now is None else now
+    target = column_python_type(column)
+    if target is None or type(value) is target or (target is float and type(value) is int):
+        return value
+    ok, fixed = converted(value, target)
+    return fixed if ok else value
+
+
+def literal_default(column: Any) -> tuple[bool, Any]:
+    """``(True, value)`` when ``column``'s server default is a plain literal (``0``, ``'manual'``)."""
+    import re
+
+    arg = getattr(getattr(column, "server_default", None), "arg", None)
+    text = arg if isinstance(arg, str) else getattr(arg, "text", None)
+    if text is None:
+        return False, None
+    text = re.sub(r"::[\w ]+(\[\])?$", "", text.strip())  # PostgreSQL's casts
+    while text.startswith("(") and text.endswith(")"):
+        text = text[1:-1].strip()
+    quoted = re.fullmatch(r"'((?:[^']|'')*)'", text)
+    if quoted:
+        return True, adapt(quoted.group(1).replace("''", "'"), column)
+    if re.fullmatch(r"-?\d+", text):
+        return True, adapt(int(text), column)
+    if re.fullmatch(r"-?\d*\.\d+", text):
+        return True, adapt(float(text), column)
+    if text.lower() in ("true", "false"):
+        return True, adapt(text.lower() == "true", column)
     return False, None
 
 

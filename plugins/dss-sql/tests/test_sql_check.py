@@ -215,47 +215,38 @@ def test_verify_lists_every_problem_of_the_mapping(db_url):
         dest.handler(dest, None).verify()
     problems = info.value.problems
     assert problems[0].startswith("lms.groups: table 'mdl_cohort_members' does not exist in ")
-    assert problems[1:4] == [
+    assert problems[1:3] == [
         f"lms.users: column mdl_user.age is {integer} (int) but Account.age is str; declare "
         "age: int in Account, or make the column VARCHAR or TEXT",
         f"lms.users: column mdl_user.confirmed is {smallint} (int) but Account.confirmed is "
         "bool; declare confirmed: int in Account, or make the column BOOLEAN",
-        f"lms.users: retire value True (bool) does not fit column mdl_user.suspended {smallint}: "
-        'write 1 and set active={"suspended": 0}',
-    ]
-    assert problems[4].startswith("lms.users: table 'mdl_user' (")
-    assert "column 'auth' is NOT NULL without a default" in problems[4]
-    assert len(problems) == 5
+    ]  # retire={"suspended": True} is no problem: True is written as 1 in the SMALLINT (issue 11)
+    assert problems[3].startswith("lms.users: table 'mdl_user' (")
+    assert "column 'auth' is NOT NULL without a default" in problems[3]
+    assert len(problems) == 4
     message = str(info.value)  # what `dss run` prints: one line, the first and how many more
-    assert "\n" not in message and message.endswith("(and 4 more problems: dss check lists them)")
+    assert "\n" not in message and message.endswith("(and 3 more problems: dss check lists them)")
 
 
-def test_a_non_boolean_retire_value_needs_its_active_value(db_url):
+def test_retire_and_active_values_are_adapted_to_the_column(db_url):
+    # issue 11: a bool in a SMALLINT is written as 0/1, and a live row's value is the
+    # column's own default (suspended DEFAULT 0), so none of these needs active=
     run_sql(db_url, *SCHEMA, LINK_TABLE)
-    _, dest = moodle_trees(db_url, retire={"suspended": 1}, model=Fitting)
-    with pytest.raises(MappingProblems) as info:
+    for retire, active in [({"suspended": 1}, None), ({"suspended": True}, None),
+                           ({"suspended": 1}, {"suspended": False}),
+                           ({"suspended": 1}, {"suspended": 0})]:
+        _, dest = moodle_trees(db_url, retire=retire, active=active, model=Fitting)
         dest.handler(dest, None).verify()
-    assert info.value.problems == [
-        'lms.users: active value None for NOT NULL column mdl_user.suspended: set '
-        'active={"suspended": 0} (the generic new writes it on every row)']
-    _, dest = moodle_trees(db_url, retire={"suspended": 1}, active={"suspended": False},
-                           model=Fitting)
-    with pytest.raises(MappingProblems) as info:
-        dest.handler(dest, None).verify()
-    assert info.value.problems == [
-        "lms.users: active value False (bool) does not fit column mdl_user.suspended "
-        f"{types(db_url)[1]}: write 0"]
     _, dest = moodle_trees(db_url, retire={"suspended": 1}, active={"suspended": 1},
                            model=Fitting)
     with pytest.raises(MappingProblems, match="would read as retired"):
         dest.handler(dest, None).verify()
-    _, dest = moodle_trees(db_url, retire={"suspended": 1}, active={"suspended": 0},
-                           model=Fitting)
-    dest.handler(dest, None).verify()
-    # a handler inserting users itself: the active values are its business
-    _, dest = moodle_trees(db_url, retire={"suspended": 1}, model=Fitting)
-    Own = type("Own", (dest.handler,), {"new_users": lambda self, action: None})
-    Own(dest, None).verify()
+    _, dest = moodle_trees(db_url, retire={"suspended": "yes"}, model=Fitting)
+    with pytest.raises(MappingProblems) as info:
+        dest.handler(dest, None).verify()
+    assert info.value.problems == [
+        "lms.users: retire value 'yes' (str) does not fit column mdl_user.suspended "
+        f"{types(db_url)[1]}: write a int"]
 
 
 def test_begin_refuses_before_anything_is_written(db_url):
@@ -270,10 +261,8 @@ def test_begin_refuses_before_anything_is_written(db_url):
     run.options["quiet"] = True
     with pytest.raises(MappingProblems) as info:
         execute(run, source, [dest])
-    assert info.value.problems[0] == (
-        'lms.users: active value None for NOT NULL column mdl_user.suspended: set '
-        'active={"suspended": 0} (the generic new writes it on every row)')
-    assert "column 'auth' is NOT NULL without a default" in info.value.problems[1]
+    (problem,) = info.value.problems  # suspended: 1 is adapted, its live value its default 0
+    assert "column 'auth' is NOT NULL without a default" in problem
     assert snapshot(db_url) == before
 
 
@@ -306,16 +295,14 @@ def test_check_names_every_problem_and_run_refuses_sqlite_unchanged(tmp_path, ds
     assert checked.returncode == 2, checked
     found = errors(checked)
     assert found[0].startswith("error: lms.groups: table 'mdl_cohort_members' does not exist in ")
-    assert found[1:4] == [
+    assert found[1:3] == [
         "error: lms.users: column mdl_user.age is INTEGER (int) but Account.age is str; declare "
         "age: int in Account, or make the column VARCHAR or TEXT",
         "error: lms.users: column mdl_user.confirmed is SMALLINT (int) but Account.confirmed is "
         "bool; declare confirmed: int in Account, or make the column BOOLEAN",
-        "error: lms.users: retire value True (bool) does not fit column mdl_user.suspended "
-        'SMALLINT: write 1 and set active={"suspended": 0}',
-    ]
-    assert "column 'auth' is NOT NULL without a default" in found[4]
-    assert len(found) == 5, checked.stdout  # the importer's own missing table: the same line
+    ]  # retire={"suspended": True} is adapted to 1 (issue 11)
+    assert "column 'auth' is NOT NULL without a default" in found[3]
+    assert len(found) == 4, checked.stdout  # the importer's own missing table: the same line
     # the importers still ran: the source's branches and the destination's readable one
     assert "source sis.users: 2 objects from 2 records (sis.users)" in checked.stdout
     assert "destination lms.users: 2 objects from 2 records (mdl_user)" in checked.stdout
@@ -330,24 +317,18 @@ def test_check_names_every_problem_and_run_refuses_sqlite_unchanged(tmp_path, ds
     assert digest(database) == before
 
 
-def test_run_refuses_the_missing_active_value_sqlite_unchanged(tmp_path, dss_sqlite_url):
+def test_a_bool_retire_value_in_a_smallint_checks_and_runs_sqlite(tmp_path, dss_sqlite_url):
+    # issue 11: retire={"suspended": True} on Moodle's SMALLINT NOT NULL DEFAULT 0 is written
+    # as 1, read back as 1, and a new row keeps the column's default (no NULL written over it)
     run_sql(dss_sqlite_url, *SCHEMA, LINK_TABLE)
-    database = Path(dss_sqlite_url.removeprefix("sqlite:///"))
-    before = digest(database)
-    site = plugin_site(tmp_path, "moodle", sync_plugin(FIXED_MODELS, 'retire={"suspended": 1}'))
+    site = plugin_site(tmp_path, "moodle", sync_plugin(FIXED_MODELS, 'retire={"suspended": True}'))
     checked = dss(tmp_path, site, "check", "moodle", url=dss_sqlite_url)
-    assert checked.returncode == 2, checked
-    assert errors(checked) == [
-        'error: lms.users: active value None for NOT NULL column mdl_user.suspended: set '
-        'active={"suspended": 0} (the generic new writes it on every row)']
-    planned = dss(tmp_path, site, "plan", "moodle", url=dss_sqlite_url)  # a plan predicts the run
-    assert planned.returncode == 2 and "active value None" in planned.stderr, planned
+    assert checked.returncode == 0, checked
     ran = dss(tmp_path, site, "run", "moodle", url=dss_sqlite_url)
-    assert ran.returncode == 2, ran
-    assert ran.stderr.strip() == (
-        'dss: error: lms.users: active value None for NOT NULL column mdl_user.suspended: set '
-        'active={"suspended": 0} (the generic new writes it on every row)')
-    assert digest(database) == before
+    assert ran.returncode == 0, ran
+    assert run_sql(dss_sqlite_url, "select idnumber, suspended from mdl_user order by 1") == [
+        ("u1", 0), ("u2", 0), ("u9", 1)]
+    assert "Nothing to do" in dss(tmp_path, site, "plan", "moodle", url=dss_sqlite_url).stdout
 
 
 def test_the_fixed_mapping_checks_and_runs(tmp_path, dss_sqlite_url):
