@@ -125,12 +125,20 @@ class Service:
         # the service provider configuration needs no token: a URL that is not a SCIM service
         # is told apart from a refused token first
         probe = self.raw("GET", "/ServiceProviderConfig")
+        if probe.status == 0:
+            self.close()
+            raise ConfigurationError(f"{self.where}: {probe.detail}")
         if probe.status == 404 or not isinstance(probe.body, dict) or probe.status >= 400:
             self.close()
             raise ConfigurationError(
                 f"{self.where}: {self.url} does not answer as a SCIM 2.0 service (GET "
                 f"/ServiceProviderConfig gave {self._said(probe)}); is the base URL right "
                 "(e.g. https://host/scim/v2)?")
+        # the schemas need the token: a refused one is said as such, not as a failed discovery
+        proof = self.raw("GET", "/Schemas")
+        if proof.status in (401, 403):
+            self.close()
+            raise ConfigurationError(self.refused(proof.status))
         scim = SyncSCIMClient(self._http)
         try:
             scim.discover()
