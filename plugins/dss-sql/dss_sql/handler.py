@@ -439,7 +439,8 @@ class SQLHandler(Handler):
             return None
         import sqlalchemy as sa
 
-        alias = sa.alias(mtable, name="dss_member")  # a table may link rows of its own
+        # a table may link rows of its own (then the members are read through an alias)
+        alias = sa.alias(mtable, name="dss_member") if mtable is table else mtable
         return BoundLink(link, ltable, owner_id, alias, alias.c[member_key],
                          alias.c[link.member_id], scope_clause(mscope, alias))
 
@@ -524,11 +525,6 @@ class SQLHandler(Handler):
                     f"{sql_name(kind)}")
         out += self._value_problems(branch, b)
         out += self._scope_problems(where, b.table, b.map.scope, b.scope)
-        for attr, bl in b.links.items():
-            if bl.member_scope is not None:
-                assert self.mapping is not None
-                out += self._scope_problems(f"{where}: members of {attr}", bl.member_table,
-                                            self.mapping.member_scope(bl.link), bl.member_scope)
         return out
 
     def _value_problems(self, branch: str, b: BoundTable) -> list[str]:
@@ -626,13 +622,15 @@ class SQLHandler(Handler):
                                     .limit(1)).fetchall()
         except sa_exc.SQLAlchemyError as exc:
             nested.rollback()
-            out.append(f"{where}: the scope of {table.name} ({describe_scope(scope)}) does not "
+            name = getattr(table, "element", table).name
+            out.append(f"{where}: the scope of {name} ({describe_scope(scope)}) does not "
                        f"run: {one_line(exc)}")
         else:
             nested.commit()
         return out
 
     def _name(self, table: Any, column: Any) -> str:
+        table = getattr(table, "element", table)  # an alias names its table
         return f"{table.fullname}.{column.name}"
 
     def _type(self, column: Any) -> str:

@@ -121,7 +121,8 @@ class MappedImporter(SQLImporter):
                 mscope = self.mapping.member_scope(link)
                 mtable = reflect_table(conn, link.member_table, url, md)
                 check_columns(mtable, [link.member_id, key, *scope_columns(mscope)], url)
-                alias = sa.alias(mtable, name="dss_member")
+                # a table linking rows of its own is joined twice: the members through an alias
+                alias = sa.alias(mtable, name="dss_member") if mtable is table else mtable
                 joined = joined.join(alias, alias.c[link.member_id] == member)
                 member = alias.c[key]
                 mclause = scope_clause(mscope, alias)

@@ -36,9 +36,10 @@ class _Now:
 
 
 #: The current time as a column's value: ``retire={"deleted_at": NOW}``. A date or
-#: time column gets the database's ``CURRENT_TIMESTAMP`` (``CURRENT_DATE``), a
-#: number column Unix seconds (Moodle's ``timemodified``), a text column ISO 8601
-#: (UTC). On a date or time column the string ``"now"`` means the same.
+#: time column gets the database's ``CURRENT_TIMESTAMP`` (``CURRENT_DATE``), an
+#: INTEGER or BIGINT column Unix seconds (Moodle's ``timemodified``), a text column
+#: ISO 8601 (UTC); a smaller or other column cannot hold it (``dss check`` says so).
+#: On a date or time column the string ``"now"`` means the same.
 NOW = _Now()
 
 
@@ -513,7 +514,11 @@ def is_now(value: Any, column: Any) -> bool:
 
 
 def now_value(column: Any) -> Any:
-    """The current time as ``column`` holds it (None when its type cannot hold a time)."""
+    """The current time as ``column`` holds it (None when its type cannot hold a time).
+
+    A date or time column: the database's ``CURRENT_TIMESTAMP`` (``CURRENT_DATE``);
+    an INTEGER or BIGINT column: Unix seconds; a text column: ISO 8601 in UTC.
+    """
     import sqlalchemy as sa
 
     if is_time(column):
@@ -521,7 +526,9 @@ def now_value(column: Any) -> Any:
             return sa.func.current_date()
         return sa.func.current_timestamp()
     target = column_python_type(column)
-    if target in (int, float):
+    small = isinstance(column.type, sa.SmallInteger) or \
+        type(column.type).__name__.upper() in ("TINYINT", "SMALLINT", "MEDIUMINT")
+    if target in (int, float) and not small:  # Unix seconds need 32 bits at least
         return int(time.time())
     if target is str:
         return datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
