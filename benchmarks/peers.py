@@ -444,15 +444,17 @@ def plot(results: Results, cs: list[Contender], path: Path, title: str) -> None:
     import matplotlib.pyplot as plt
 
     fig, (ax_t, ax_m) = plt.subplots(1, 2, figsize=(13, 5.5))
-    for c in cs:
+    colours = [plt.get_cmap("tab20")(k) for k in range(20)]
+    for i, c in enumerate(cs):
         pts = sorted((r, results.median(r, c.name, "wall"), results.median(r, c.name, "peak_mib"))
                      for r in results.runs if results.runs[r].get(c.name))
         if not pts:
             continue
         style = "-o" if not c.peer else "--s"
         xs = [p[0] for p in pts]
-        ax_t.plot(xs, [p[1] for p in pts], style, label=c.name)
-        ax_m.plot(xs, [p[2] for p in pts], style, label=c.name)
+        colour = colours[(2 * i) % 20 if i < 10 else (2 * i + 1) % 20]
+        ax_t.plot(xs, [p[1] for p in pts], style, label=c.name, color=colour)
+        ax_m.plot(xs, [p[2] for p in pts], style, label=c.name, color=colour)
     for ax, label in ((ax_t, "wall time, median (s)"), (ax_m, "peak memory, median (MiB)")):
         ax.set_xscale("log")
         ax.set_yscale("log")

@@ -121,18 +121,22 @@ def dump(url: str) -> Rows:
 # ---------------------------------------------------------------- dss through the command
 
 
-def dss(verb: str, folder: Path, url: str) -> tuple[float, dict[str, Any]]:
-    """``dss VERB school`` in ``folder``; (wall seconds, its JSON report)."""
+def dss(verb: str, folder: Path, url: str) -> tuple[float, float, dict[str, Any]]:
+    """``dss VERB school`` in ``folder``; (wall seconds, CPU seconds, its JSON report)."""
     report = folder / f"{verb}.json"
     env = {**os.environ, schema.URL_VARIABLE: url}
     cmd = [DSS, "--config", str(folder / "dss.toml"), verb, "school", "-q",
            "--report", str(report), "--allow-deletions", "1000000000"]
-    start = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}:\n{proc.stderr[-3000:]}")
-    return seconds, json.loads(report.read_text())
+    with open(folder / f"{verb}.err", "w+") as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+        _, status, usage = os.wait4(proc.pid, 0)  # the child's own CPU time
+        seconds = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        if proc.returncode != 0:
+            err.seek(0)
+            raise SystemExit(f"{' '.join(cmd)} exited {proc.returncode}:\n{err.read()[-3000:]}")
+    return seconds, usage.ru_utime + usage.ru_stime, json.loads(report.read_text())
 
 
 # ---------------------------------------------------------------- the hand-written batch
@@ -228,6 +232,8 @@ class Figures:
 
     plan: list[float] = field(default_factory=list)
     run: list[float] = field(default_factory=list)
+    plan_cpu: list[float] = field(default_factory=list)
+    run_cpu: list[float] = field(default_factory=list)
     batch: list[float] = field(default_factory=list)
     actions: set[int] = field(default_factory=set)
     batch_rows: set[int] = field(default_factory=set)
@@ -239,8 +245,8 @@ class Figures:
 
 def trial_dss(db: Database, work: Path, figures: Figures) -> Rows:
     with db.fresh(work) as (folder, url):
-        plan_s, plan = dss("plan", folder, url)
-        run_s, run = dss("run", folder, url)
+        plan_s, plan_cpu, plan = dss("plan", folder, url)
+        run_s, run_cpu, run = dss("run", folder, url)
         if run["totals"]["failed"] or run["totals"]["errors"]:
             failed = [a["message"] + ": " + a["result_message"] for a in run["actions"]
                       if a["result"] not in ("success",)][:5]
@@ -250,6 +256,8 @@ def trial_dss(db: Database, work: Path, figures: Figures) -> Rows:
                              f"{run['totals']['actions']}")
         figures.plan.append(plan_s)
         figures.run.append(run_s)
+        figures.plan_cpu.append(plan_cpu)
+        figures.run_cpu.append(run_cpu)
         figures.actions.add(run["totals"]["actions"])
         kinds: dict[str, int] = {}
         for a in run["actions"]:
@@ -288,6 +296,7 @@ def report(kind: str, f: Figures, repeat: int) -> list[str]:
     (rows,) = f.batch_rows
     apply_s, batch_s = f.apply(), statistics.median(f.batch)
     plan_s, run_s = statistics.median(f.plan), statistics.median(f.run)
+    apply_cpu = statistics.median(f.run_cpu) - statistics.median(f.plan_cpu)
 
     def runs(xs: Sequence[float]) -> str:
         return ", ".join(f"{x:.2f}" for x in xs)
@@ -296,7 +305,8 @@ def report(kind: str, f: Figures, repeat: int) -> list[str]:
         f"{kind}: {actions:,} actions ({rows:,} rows in the SQL batch), {repeat} runs each",
         f"  dss plan  (import + diff)      median {plan_s:7.2f} s   (runs: {runs(f.plan)})",
         f"  dss run   (import + diff + apply) median {run_s:7.2f} s   (runs: {runs(f.run)})",
-        f"  dss apply (run - plan)          {apply_s:7.2f} s   {actions / apply_s:9,.0f} actions/s",
+        f"  dss apply (run - plan)          {apply_s:7.2f} s   {actions / apply_s:9,.0f} actions/s"
+        f"   (dss's own CPU: {apply_cpu:.2f} s)",
         f"  SQL batch (one transaction)     {batch_s:7.2f} s   {actions / batch_s:9,.0f} actions/s"
         f"   (runs: {runs(f.batch)})",
         f"  dss apply / SQL batch: x{apply_s / batch_s:.1f}",
