@@ -541,7 +541,7 @@ def plugin_env(data: Path) -> dict[str, str]:
 
     A ``.dist-info`` folder naming ``peers_plugin/dss_peers_bench.py`` under the group ``dss``
     is written into ``data``; both go on PYTHONPATH, so the real ``dss`` command loads it
-    and nothing is installed.
+    and nothing is installed. ``DSS_PLUGINS`` loads only it, dss-csv, dss-sql and dss-postgres.
     """
     dist = data / "plugin" / "dss_peers_bench-0.dist-info"
     dist.mkdir(parents=True, exist_ok=True)
@@ -552,7 +552,9 @@ def plugin_env(data: Path) -> dict[str, str]:
         shutil.rmtree(state)
     path = os.pathsep.join(p for p in (str(data / "plugin"), str(PLUGIN),
                                        os.environ.get("PYTHONPATH", "")) if p)
-    return {**os.environ, "PYTHONPATH": path, "DSS_STATE_DIR": str(state)}
+    # only the plugins the trees need: another installed plugin neither costs time nor breaks it
+    return {**os.environ, "PYTHONPATH": path, "DSS_STATE_DIR": str(state),
+            "DSS_PLUGINS": "peers-bench,csv,sql,postgres"}
 
 
 if __name__ == "__main__":
