@@ -122,25 +122,63 @@ def one_line(exc: BaseException) -> str:
     return text or type(exc).__name__
 
 
+def split_dn(dn: str) -> list[tuple[str, str]]:
+    """The RDNs of ``dn`` as ``(attribute, value)``, the value as written (escapes kept).
+
+    RFC 4514, as servers write DNs: a comma ends an RDN unless escaped with a
+    backslash or inside double quotes; spaces around separators are dropped.
+    (ldap3's own parser refuses some DNs servers return, such as ``cn=a#b``.)
+    Raises ValueError for text that is not a DN.
+    """
+    parts: list[str] = []
+    current: list[str] = []
+    i, quoted = 0, False
+    while i < len(dn):
+        c = dn[i]
+        if c == "\\" and i + 1 < len(dn):
+            current.append(dn[i:i + 2])
+            i += 2
+            continue
+        if c == '"':
+            quoted = not quoted
+        elif c in ",;" and not quoted:
+            parts.append("".join(current))
+            current = []
+            i += 1
+            continue
+        current.append(c)
+        i += 1
+    if quoted:
+        raise ValueError(f"unbalanced quote in {dn!r}")
+    parts.append("".join(current))
+    out = []
+    for part in parts:
+        attribute, eq, value = part.partition("=")
+        attribute = attribute.strip()
+        if not eq or not attribute or any(ch in attribute for ch in " \\\"+<>#"):
+            raise ValueError(f"{part.strip()!r} is not attribute=value")
+        value = value.strip() if not value.rstrip().endswith("\\") else value.lstrip()
+        out.append((attribute, value))
+    return out
+
+
 def normal_dn(dn: str) -> str:
-    """``dn`` in a form to compare: attribute types and values lower case, no spaces around separators."""
-    from ldap3.utils.dn import parse_dn
+    """``dn`` in one form to compare: attribute types and values lower case, escapes canonical."""
+    from ldap3.utils.dn import escape_rdn
 
     try:
-        parts = parse_dn(dn, strip=True)
-    except Exception:  # not a DN: compare it as text
+        parts = split_dn(dn)
+    except ValueError:  # not a DN: compare it as text
         return dn.strip().lower()
-    return ",".join(f"{t.lower()}={v.lower()}" for t, v, _ in parts)
+    return ",".join(f"{t.lower()}={escape_rdn(unescape(v)).lower()}" for t, v in parts)
 
 
 def check_dn(dn: str, where: str) -> str:
     """``dn`` if it parses as a DN, else a ConfigurationError naming ``where``."""
-    from ldap3.utils.dn import parse_dn
-
     try:
-        parse_dn(dn, strip=True)
-    except Exception as exc:
-        raise ConfigurationError(f"{where}: {dn!r} is not a DN ({one_line(exc)})") from None
+        split_dn(dn)
+    except ValueError as exc:
+        raise ConfigurationError(f"{where}: {dn!r} is not a DN ({exc})") from None
     return dn
 
 
@@ -151,14 +189,25 @@ def join_dn(*parts: str | None) -> str:
 
 def rdn_value(dn: str) -> tuple[str, str]:
     """The first RDN of ``dn`` as ``(attribute, value)``, the value unescaped."""
-    from ldap3.utils.dn import parse_dn
-
-    attribute, value, _ = parse_dn(dn, strip=True)[0]
+    attribute, value = split_dn(dn)[0]
     return attribute, unescape(value)
+
+
+def first_rdn(dn: str) -> str:
+    """The first RDN of ``dn`` as written (escapes kept)."""
+    attribute, value = split_dn(dn)[0]
+    return f"{attribute}={value}"
+
+
+def parent_dn(dn: str) -> str:
+    """``dn`` without its first RDN."""
+    return ",".join(f"{a}={v}" for a, v in split_dn(dn)[1:])
 
 
 def unescape(value: str) -> str:
     """An RDN value without its DN escapes (``Doe\\, Jo`` -> ``Doe, Jo``; ``\\c3\\a9`` -> ``é``)."""
+    if value.startswith('"') and value.endswith('"') and len(value) > 1:
+        return value[1:-1]
     if "\\" not in value:
         return value
     out = bytearray()
@@ -235,7 +284,8 @@ class Directory:
             server, user=settings.bind_dn, password=settings.password, auto_bind=ldap3.AUTO_BIND_NONE,
             raise_exceptions=False,
             receive_timeout=math.ceil(settings.timeout) if settings.timeout else None,  # whole seconds
-            return_empty_attributes=False, auto_referrals=False, read_only=False)
+            return_empty_attributes=False, auto_referrals=False, read_only=False,
+            check_names=False)  # the server judges names and DNs (ldap3 refuses some valid DNs)
         who = f"as {settings.bind_dn}" if settings.bind_dn else "anonymously"
         try:
             conn.open()

@@ -24,7 +24,9 @@ from .directory import (
     Outcome,
     encode,
     filter_value,
+    first_rdn,
     normal_dn,
+    parent_dn,
     present,
     rdn_value,
 )
@@ -334,7 +336,7 @@ class LDAPHandler(Handler):
 
         idnumber = str(action.idnumber)
         if normal_dn(retired) != normal_dn(dn):
-            moved = self.directory.move(retired, _first_rdn(dn), b.base)
+            moved = self.directory.move(retired, first_rdn(dn), b.base)
             if not moved:
                 return self.failed(action, moved, f"bringing back {retired}")
         changes = {a: [(ldap3.MODIFY_REPLACE, v)] for a, v in attributes.items()
@@ -381,7 +383,7 @@ class LDAPHandler(Handler):
         done = self.directory.move(dn, new_rdn)
         if not done:
             return self.failed(action, done, "renaming")
-        new_dn = f"{new_rdn},{_parent(dn)}"
+        new_dn = f"{new_rdn},{parent_dn(dn)}"
         self.dns(b.branch)[str(action.idnumber)] = new_dn
         fixed = self.fix_references(b.branch, dn, new_dn)
         return action.succeeded(f"renamed to {new_dn}" + (
@@ -499,10 +501,10 @@ class LDAPHandler(Handler):
             return None
         where = dn
         if b.retired_base is not None:
-            done = self.directory.move(dn, _first_rdn(dn), b.retired_base)
+            done = self.directory.move(dn, first_rdn(dn), b.retired_base)
             if not done:
                 return self.failed(action, done, f"moving it under {b.retired_base}")
-            where = f"{_first_rdn(dn)},{b.retired_base}"
+            where = f"{first_rdn(dn)},{b.retired_base}"
         if b.map.retire:
             changes = {a: [(ldap3.MODIFY_REPLACE, v)] for a, v in b.map.retire_values().items()}
             done = self.directory.modify(where, changes)
@@ -527,22 +529,6 @@ def _values(value: Any) -> Iterable[Any]:
     if isinstance(value, list | tuple | set | frozenset):
         return value
     return (value,)
-
-
-def _first_rdn(dn: str) -> str:
-    """The first RDN of ``dn`` as written (escapes kept)."""
-    from ldap3.utils.dn import parse_dn
-
-    attribute, value, _ = parse_dn(dn, strip=True)[0]
-    return f"{attribute}={value}"
-
-
-def _parent(dn: str) -> str:
-    """``dn`` without its first RDN."""
-    from ldap3.utils.dn import parse_dn
-
-    parts = parse_dn(dn, strip=True)[1:]
-    return ",".join(f"{a}={v}" for a, v, _ in parts)
 
 
 __all__ = ["BoundEntries", "LDAPHandler", "MappingProblems"]

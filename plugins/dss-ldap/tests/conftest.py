@@ -79,11 +79,14 @@ def plan(source: Tree, dest: Tree) -> list[str]:
     return [a.message for a in source - dest]
 
 
-def apply(source: Tree, dest: Tree, **options: Any) -> Any:
+def apply(source: Tree, dest: Tree, allow: int | None = None, **options: Any) -> Any:
+    """Apply the plan (``allow``: let that many deletions per branch and set through)."""
     from dss_core import Run
+    from dss_core.gates import Allowances
     from dss_core.runner import execute
 
-    run = Run.create("apply", source.plugins, source.config)
+    extra = {"allow": Allowances(deletions={"*": allow})} if allow is not None else {}
+    run = Run.create("apply", source.plugins, source.config, **extra)
     run.options["quiet"] = True
     run.options.update(options)
     return execute(run, source, [dest], load=False)

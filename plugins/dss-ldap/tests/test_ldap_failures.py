@@ -111,3 +111,40 @@ def test_a_member_whose_entry_was_not_created_is_not_added(directory: LDAPTree, 
     records["users"][2]["surname"] = "Cole"
     summary, left = kit.sync(directory, records)
     assert summary.failed == 0 and left == []
+
+
+def test_a_lost_connection_fails_one_action_and_skips_the_rest(tmp_path: Any, kit: Any) -> None:
+    """The server goes away mid-run: one failure naming it, the other actions not attempted."""
+    from dss_ldap.testing import LDAPTree, slapd_binary, start_slapd
+
+    if slapd_binary() is None:
+        import pytest
+
+        pytest.skip("slapd is not installed")
+    server = start_slapd(tmp_path / "slapd")
+    try:
+        base = f"ou=lost,{server.suffix}"
+        ldap = LDAPTree(server, base, {"url": server.url, "bind_dn": server.root_dn,
+                                       "bind_password": server.root_password, "base": base})
+        ldap.add(base, ["organizationalUnit"], {"ou": "lost"})
+        ldap.ou("people", "groups", "retired")
+        source, dest = kit.open_trees(ldap, {"users": kit.people(5), "groups": []})
+        handler = dest.handler
+
+        class Stops(handler):  # type: ignore[misc,valid-type]
+            def new_users(self, action: Any) -> Any:
+                if action.idnumber == "3":
+                    server.stop()
+                return self.new(action)
+
+        dest.handler = Stops  # type: ignore[misc]
+        summary = kit.apply(source, dest)
+        statuses = {r.action.idnumber: (r.status, r.message) for r in summary.results}
+        assert statuses["1"][0] is Status.SUCCESS and statuses["2"][0] is Status.SUCCESS
+        assert statuses["3"][0] is Status.FAILURE
+        assert statuses["3"][1].startswith(f"the connection to {server.url} was lost (")
+        for idnumber in ("4", "5"):
+            assert statuses[idnumber] == (
+                Status.SKIPPED, f"not attempted: {statuses['3'][1]}")
+    finally:
+        server.stop()
