@@ -22,6 +22,7 @@ from .importers import GeneratorImporter, Importer, Record
 from .model import LIST, SCALAR, SET, Model
 from .origin import Origin
 from .redaction import mask_url, redact, register_secret, register_url_secrets
+from .rejects import BadRecord
 from .runner import Run, Summary
 from .settings import Setting
 from .store import BranchData
@@ -32,7 +33,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ADD", "ERROR", "KINDS", "LIST", "NEW", "OLD", "REMOVE", "SCALAR", "SET", "UPDATE",
-    "Action", "Branch", "BranchData", "Config", "ConfigurationError", "Datastore", "DssError",
+    "Action", "BadRecord", "Branch", "BranchData", "Config", "ConfigurationError", "Datastore", "DssError",
     "DuplicateIdError", "GateError", "GeneratorImporter", "Handler", "Importer", "InputError", "Model",
     "ObjectUnit", "Origin", "PluginError", "Record", "Result", "Run", "Setting", "Status", "Summary", "Tree",
     "hookimpl", "hookspec", "mask_url", "open_datastore", "parse_bool", "redact", "register_secret", "register_url_secrets",

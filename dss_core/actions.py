@@ -139,6 +139,7 @@ class Status(enum.StrEnum):
     NOT_IMPLEMENTED = "not_implemented"  # no handler method for it
     PLANNED = "planned"  # a dry run: nothing was done
     SKIPPED = "skipped"  # not attempted (the run stopped on an earlier failure)
+    HELD = "held"  # held back: its object (or one it depends on) is quarantined tonight
 
     def __str__(self) -> str:
         return self.value

@@ -21,9 +21,11 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from .actions import ADD, ERROR, NEW, OLD, REMOVE, UPDATE, Action
-from .errors import InputError
+from .errors import DssError, InputError
 from .gc_pause import gc_paused
 from .model import SCALAR, Model
+from .quarantine import STOP, Quarantine, bad_record_policy
+from .rejects import BadRecord
 
 if TYPE_CHECKING:
     from .declaration import TreeDeclaration
@@ -118,17 +120,24 @@ def _comparable(a: Any, b: Any) -> bool:
     return ta is tb or (ta in _NUMBERS and tb in _NUMBERS)
 
 
-def diff_branch(source: TreeDeclaration, dest: TreeDeclaration, branch: str) -> tuple[list[Action], list[Action]]:
+def diff_branch(source: TreeDeclaration, dest: TreeDeclaration, branch: str,
+                quarantine: Quarantine | None = None) -> tuple[list[Action], list[Action]]:
     """The actions of one branch: (everything but retirements, retirements).
+
+    An object whose attributes cannot be computed (a derived property
+    failing on bad data) is an :class:`~dss_core.InputError` naming it; with
+    ``quarantine`` and its tree's branch set to ``on_bad_record =
+    "quarantine"`` it goes to the quarantine instead, and has no action.
 
     Like an import, the walk pauses the cyclic garbage collector: it only
     makes short-lived tuples, and a collection would scan every object held.
     """
     with gc_paused():
-        return _diff_branch(source, dest, branch)
+        return _diff_branch(source, dest, branch, quarantine)
 
 
-def _diff_branch(source: TreeDeclaration, dest: TreeDeclaration, branch: str) -> tuple[list[Action], list[Action]]:
+def _diff_branch(source: TreeDeclaration, dest: TreeDeclaration, branch: str,
+                 quarantine: Quarantine | None) -> tuple[list[Action], list[Action]]:
     sdata, ddata = source.branch(branch), dest.branch(branch)
     kinds = MODE_KINDS[dest.mode_of(branch)]
     cmp = compare_models(branch, sdata.model, ddata.model, source.name, dest.name)
@@ -140,15 +149,22 @@ def _diff_branch(source: TreeDeclaration, dest: TreeDeclaration, branch: str) ->
     new_ids: list[str] = []
     changed: list[str] = []
     sobj = dobj = None
-    try:
-        for idnumber, sobj in sdata.items():
-            dobj = dget(idnumber)
+    for idnumber, sobj in sdata.items():
+        dobj = dget(idnumber)
+        try:
             if dobj is None:
+                get(sobj)  # its attributes must be computable before it is created
                 new_ids.append(idnumber)
             elif get(sobj) != get(dobj):
                 changed.append(idnumber)
-    except Exception as exc:  # a derived property failed on bad data: say which object
-        raise _attribute_error(exc, sobj, dobj) from exc
+        except DssError:
+            raise  # a signal (Interrupted) or dss's own error, not the object's data
+        except Exception as exc:  # a derived property failed on bad data: say which object
+            error, culprit = _attribute_error(exc, sobj, dobj)
+            if quarantine is None or culprit is None or bad_record_policy(
+                    source if culprit is sobj else dest, branch) == STOP:
+                raise error from exc
+            quarantine.add(_bad(culprit, source if culprit is sobj else dest, branch, exc))
     if NEW in kinds:
         method = f"new_{branch}"
         for idnumber in _sorted(new_ids):
@@ -196,8 +212,8 @@ def _diff_branch(source: TreeDeclaration, dest: TreeDeclaration, branch: str) ->
     return out, olds
 
 
-def _attribute_error(exc: Exception, *objects: Model | None) -> InputError:
-    """An InputError naming the object whose attribute could not be computed."""
+def _attribute_error(exc: Exception, *objects: Model | None) -> tuple[InputError, Model | None]:
+    """An InputError naming the object whose attribute could not be computed, and that object."""
     for obj in objects:
         if obj is None:
             continue
@@ -206,16 +222,29 @@ def _attribute_error(exc: Exception, *objects: Model | None) -> InputError:
         except Exception:
             where = "{}.{}".format(*obj._dss_where) if obj._dss_where else type(obj).__name__
             return InputError(f"{where} idnumber {obj.idnumber!r}: cannot compute its attributes: "
-                              f"{type(exc).__name__}: {exc}", obj.dss_origin)
-    return InputError(f"cannot compute attributes: {type(exc).__name__}: {exc}")
+                              f"{type(exc).__name__}: {exc}", obj.dss_origin), obj
+    return InputError(f"cannot compute attributes: {type(exc).__name__}: {exc}"), None
 
 
-def diff(source: TreeDeclaration, dest: TreeDeclaration) -> Iterator[Action]:
-    """All actions that make ``dest`` match ``source``, in the documented order."""
+def _bad(obj: Model, tree: TreeDeclaration, branch: str, exc: Exception) -> BadRecord:
+    """The quarantined record of an object whose attributes cannot be computed."""
+    bad = BadRecord(f"cannot compute its attributes: {type(exc).__name__}: {exc}", obj.dss_origin,
+                    idnumber=obj.idnumber)
+    bad.tree, bad.branch = tree.name, branch
+    return bad
+
+
+def diff(source: TreeDeclaration, dest: TreeDeclaration,
+         quarantine: Quarantine | None = None) -> Iterator[Action]:
+    """All actions that make ``dest`` match ``source``, in the documented order.
+
+    With ``quarantine``, objects of quarantining branches whose attributes
+    cannot be computed are set aside there (see :func:`diff_branch`).
+    """
     source.check_mirror(dest)
     retirements: list[list[Action]] = []
     for branch in source.branch_order:
-        actions, olds = diff_branch(source, dest, branch)
+        actions, olds = diff_branch(source, dest, branch, quarantine)
         yield from actions
         retirements.append(olds)
     for olds in reversed(retirements):

@@ -16,11 +16,14 @@ class ConfigurationError(DssError):
 class InputError(DssError):
     """A source or destination holds bad data (exit code 2, nothing applied).
 
-    ``where`` names the place (file and line, table row) when it is known.
+    ``where`` names the place (file and line, table row) when it is known;
+    ``detail`` is the message without it, and ``column`` the field at fault.
     """
 
-    def __init__(self, message: str, where: object | None = None) -> None:
+    def __init__(self, message: str, where: object | None = None, column: str | None = None) -> None:
         self.where = where
+        self.detail = message
+        self.column = column
         super().__init__(f"{where}: {message}" if where else message)
 
 

@@ -7,21 +7,25 @@ One importer serves one tree x branch. Subclass :class:`Importer` and give it
 * a context-managed reader: ``def reader(self)`` returning a context manager
   that gives an iterable of records (a file, a database session).
 
-Records are mappings (or :class:`Record` objects carrying their origin).
-Per importer, ``filter_out(record)`` skips a record and
+Records are mappings (or :class:`Record` objects carrying their origin). A
+record the importer cannot read is yielded as a :class:`~dss_core.BadRecord`
+in its place: the branch's ``on_bad_record`` setting then stops the run on
+it or quarantines it (see :mod:`dss_core.quarantine`). Per importer, ``filter_out(record)`` skips a record and
 ``preprocess(record)`` rewrites it (or drops it by returning ``None``).
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .errors import ConfigurationError, DuplicateIdError, InputError
 from .gc_pause import gc_paused
 from .model import SCALAR, Model
 from .origin import Origin
+from .quarantine import STOP, bad_record_policy
+from .rejects import BadRecord
 from .settings import CORE_SETTINGS, DUPLICATE_POLICIES, Setting, validate
 
 if TYPE_CHECKING:
@@ -73,14 +77,15 @@ class Importer:
         self.settings: dict[str, Any] = dict(settings or {})
 
     # -- the two forms ------------------------------------------------------
-    def readin(self) -> Iterable[Mapping[str, Any] | Record]:
+    def readin(self) -> Iterable[Mapping[str, Any] | Record | BadRecord]:
         """Yield the records (generator form). Override this or :meth:`reader`."""
         raise ConfigurationError(
             f"{type(self).__name__} (importer of {self.tree.name}.{self.branch}) defines "
             "neither readin() nor reader()"
         )
 
-    def reader(self) -> contextlib.AbstractContextManager[Iterable[Mapping[str, Any] | Record]] | None:
+    def reader(self) -> contextlib.AbstractContextManager[
+            Iterable[Mapping[str, Any] | Record | BadRecord]] | None:
         """Return a context manager giving the records (reader form), or None."""
         return None
 
@@ -98,6 +103,16 @@ class Importer:
         """A short name of what this importer reads, used in origins and messages."""
         return type(self).__name__
 
+    @property
+    def quarantines(self) -> bool:
+        """True when this branch sets bad records aside (``on_bad_record = "quarantine"``).
+
+        An importer that can read on after a bad record only in that mode (a
+        CSV file read with undecodable bytes kept) asks this; every importer
+        yields a :class:`~dss_core.BadRecord` either way.
+        """
+        return bad_record_policy(self.tree, self.branch) != STOP
+
     def setting(self, key: str, default: Any = None) -> Any:
         """One declared setting for this importer (from configuration or the environment).
 
@@ -111,7 +126,15 @@ class Importer:
                 f"Setting({key!r}, ...) to its declared_settings")
         return self.settings.get(key, default)
 
-    def records(self) -> Iterator[Mapping[str, Any] | Record]:
+    def raw_rows(self, origins: Sequence[Origin]) -> list[str | None]:
+        """The records at ``origins`` as the source holds them (a CSV row), for the rejects file.
+
+        Called only for quarantined records whose importer did not give the
+        raw row itself; None where it is not known (the default).
+        """
+        return [None] * len(origins)
+
+    def records(self) -> Iterator[Mapping[str, Any] | Record | BadRecord]:
         """All records of this importer, whichever form it has."""
         reader = self.reader()
         if reader is not None:
@@ -185,6 +208,16 @@ def _load_branch(importer: Importer, data: BranchData, on_duplicate: str | None)
     membership = [n for n, f in schema.fields.items() if f.kind != SCALAR]
     scalars = [n for n, f in schema.fields.items() if f.kind == SCALAR]
     policy = duplicate_policy(importer, on_duplicate)
+    quarantining = importer.quarantines
+    rejects = data.rejects
+    made: list[BadRecord] = []  # the bad records the core found (the importer read them fine)
+
+    def reject(bad: BadRecord) -> None:
+        if not quarantining:
+            raise InputError(bad.reason, bad.origin, column=bad.column)
+        bad.tree, bad.branch = data.tree, data.name
+        rejects.append(bad)
+
     describe = importer.describe()
     importer_name = type(importer).__name__
     filter_out = importer.filter_out
@@ -223,6 +256,9 @@ def _load_branch(importer: Importer, data: BranchData, on_duplicate: str | None)
                     template = templates.get((source, unit, by)) or templates.setdefault(
                         (source, unit, by), Origin(source, None, unit, by))
                 shared = template
+        elif isinstance(item, BadRecord):
+            reject(item)
+            continue
         else:
             origin = None  # made only for a message
             record = item
@@ -245,9 +281,22 @@ def _load_branch(importer: Importer, data: BranchData, on_duplicate: str | None)
         if strip:
             idnumber = idnumber.strip()
         if idnumber == "":
-            raise InputError(f"{data.tree}.{data.name}: empty idnumber",
-                             origin or Origin(describe, count, "record", importer_name))
-        obj = build(record, shared, idnumber, line)
+            where = origin or Origin(describe, count, "record", importer_name)
+            if not quarantining:
+                raise InputError(f"{data.tree}.{data.name}: empty idnumber", where)
+            made.append(BadRecord("empty idnumber", where, column="idnumber", raw=_raw(record)))
+            reject(made[-1])
+            continue
+        try:
+            obj = build(record, shared, idnumber, line)
+        except InputError as exc:
+            if not quarantining:
+                raise
+            reason = exc.detail.removeprefix(f"idnumber {idnumber!r}: ")
+            made.append(BadRecord(reason, origin or Origin(describe, count, "record", importer_name),
+                                  idnumber=idnumber, column=exc.column, raw=_raw(record)))
+            reject(made[-1])
+            continue
         existing = objects.get(idnumber)
         if existing is None:
             data.put(obj)
@@ -272,7 +321,27 @@ def _load_branch(importer: Importer, data: BranchData, on_duplicate: str | None)
         elif membership:
             _merge(existing, obj, membership)
     _refuse_lookalike_ids(data, policy)
+    if made:
+        raw_rows(importer, made)
     return count
+
+
+def _raw(record: Mapping[str, Any]) -> str:
+    """A record's values as one line (until the importer gives its raw row)."""
+    import json
+
+    return json.dumps(dict(record), default=str, ensure_ascii=False)
+
+
+def raw_rows(importer: Importer, records: list[BadRecord]) -> None:
+    """Fill the raw rows of ``records`` (read by ``importer``) from :meth:`Importer.raw_rows`."""
+    asked = [r for r in records if r.origin is not None and r.origin.position is not None]
+    if not asked:
+        return
+    rows = importer.raw_rows([r.origin for r in asked if r.origin is not None])
+    for record, raw in zip(asked, rows, strict=True):
+        if raw is not None:
+            record.raw = raw
 
 
 def _refuse_lookalike_ids(data: BranchData, policy: str) -> None:

@@ -323,7 +323,7 @@ def show_object(session: Any, name: str | None, branch: str, idnumber: str) -> t
         try:
             values = obj.values()
         except Exception as exc:  # a derived property failed on this object's data
-            raise _attribute_error(exc, obj) from exc
+            raise _attribute_error(exc, obj)[0] from exc
         for attr, value in values.items():
             shown = jsonable(value) if isinstance(value, (set, frozenset)) else value
             lines.append(f"    {attr} = {shown!r}")

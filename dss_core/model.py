@@ -332,7 +332,7 @@ def _fill(obj: Model, schema: Schema, values: Mapping[str, Any], strict: bool) -
             tp = schema.fields[name].type
             raise InputError(
                 f"idnumber {obj.idnumber!r}: field {name!r}: cannot read {value!r} as "
-                f"{getattr(tp, '__name__', tp)}: {exc}", obj.dss_origin) from None
+                f"{getattr(tp, '__name__', tp)}: {exc}", obj.dss_origin, column=name) from None
         found += 1
     if found == len(schema.fields):
         return
@@ -342,7 +342,7 @@ def _fill(obj: Model, schema: Schema, values: Mapping[str, Any], strict: bool) -
         if f.default is _MISSING:
             if f.kind == SCALAR:
                 raise InputError(f"idnumber {obj.idnumber!r}: no value for field {name!r} of "
-                                 f"{type(obj).__name__}", obj.dss_origin)
+                                 f"{type(obj).__name__}", obj.dss_origin, column=name)
             setattr(obj, name, set() if f.kind == SET else [])
         elif isinstance(f.default, (set, list, dict)):
             setattr(obj, name, type(f.default)(f.default))

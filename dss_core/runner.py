@@ -18,7 +18,10 @@ from .diff import diff
 from .errors import ConfigurationError, DssError, GateError
 from .gates import check_limits, check_source, source_snapshots
 from .handlers import Handler
-from .loading import load_tree
+from .importers import raw_rows
+from .loading import importer_for, load_tree
+from .quarantine import Quarantine, check_quarantine, rejects_path, write_rejects
+from .rejects import BadRecord
 from .runs import APPLY, PLAN, Run, Summary
 
 __all__ = ["APPLY", "PLAN", "Run", "SavedPlan", "Summary", "check_report_path", "execute", "handle"]
@@ -112,10 +115,26 @@ def execute(run: Run, source: TreeDeclaration, destinations: Sequence[TreeDeclar
         if isinstance(exc, GateError):
             summary.gates = list(exc.trips)
         exc.dss_reported = True  # type: ignore[attr-defined]
+        _write_rejects(run, summary)
         hook.dss_report_finish(run=run, summary=summary)
         raise
+    _write_rejects(run, summary)
     hook.dss_report_finish(run=run, summary=summary)
     return summary
+
+
+def _write_rejects(run: Run, summary: Summary) -> None:
+    """Write the quarantined records to the rejects file (beside the report, else in the state
+    folder); a stale rejects file of an earlier run there is removed."""
+    path = rejects_path(run.report_path, run.state.folder if run.state is not None else None,
+                        run.datastore)
+    if path is None:
+        return
+    if summary.quarantined:
+        write_rejects(path, summary.quarantined)
+        summary.rejects_path = path
+    elif path.is_file():
+        path.unlink()
 
 
 def _model_errors(actions: list[Any]) -> ConfigurationError:
@@ -145,21 +164,42 @@ def _execute(run: Run, source: TreeDeclaration, destinations: Sequence[TreeDecla
             hook.dss_import_done(run=run, tree=tree, branch=branch, count=count)
         load_tree(tree, on_branch=done)
 
-    if load and saved is None:
-        import_tree(source)
-        if run.state is not None:  # the source gates: before any destination is read
+    quarantine = Quarantine()
+    summary.quarantined = quarantine.records
+    if saved is None:  # the source gates: before any destination is read
+        if load:
+            import_tree(source)
+        _quarantine_imported(source, quarantine)
+        trips = check_quarantine(source, quarantine, summary.imported, run.allow)
+        if load and run.state is not None:
             summary.sources = source_snapshots(source)
-            trips = check_source(source, summary.sources, run.state.accepted_sources(), run.allow)
-            if trips:
-                raise GateError(trips)
-    if load:
-        for dest in destinations:
+            trips += check_source(source, summary.sources, run.state.accepted_sources(), run.allow)
+        if trips:
+            raise GateError(trips)
+    for dest in destinations:
+        if load:
             _verify(run, dest)
             import_tree(dest)
+        _quarantine_imported(dest, quarantine)
     # every diff is computed before any handler begins: data a derived property cannot
     # compute, in any branch of any destination, stops the run with nothing changed
+    # (or, where the branch quarantines, holds back that object)
+    before = len(quarantine)
     plans = (saved() if saved is not None else
-             [(dest, list(diff(source, dest))) for dest in destinations])
+             [(dest, list(diff(source, dest, quarantine))) for dest in destinations])
+    if len(quarantine) > before:
+        _raw_rows_of(quarantine.records[before:], [source, *destinations])
+        trips = [line for tree in (source, *destinations)
+                 for line in check_quarantine(tree, quarantine, summary.imported, run.allow)]
+        if trips:
+            raise GateError(trips)
+    quarantine.note_order(source.branch_order)
+    held = [(action, why) for dest, actions in plans for action, why in quarantine.split(actions)[1]]
+    plans = [(dest, quarantine.split(actions)[0]) for dest, actions in plans]
+    for action, why in held:
+        result = Result(action, Status.HELD, why)
+        summary.add(result)
+        hook.dss_report_result(run=run, result=result)
     model_errors = [a for _, actions in plans for a in actions if a.kind == ERROR]
     trips = [line for dest, actions in plans for line in check_limits(dest, actions, run.allow)]
     if run.dry_run:
@@ -194,6 +234,28 @@ def _execute(run: Run, source: TreeDeclaration, destinations: Sequence[TreeDecla
         return  # an interrupted run's source is not accepted: the next run checks it again
     if run.state is not None and summary.sources:
         run.state.accept(summary.sources)
+
+
+def _quarantine_imported(tree: TreeDeclaration, quarantine: Quarantine) -> None:
+    """Collect the records the import of ``tree`` set aside (branches with on_bad_record)."""
+    for branch in tree.branch_order:
+        quarantine.add_all(tree.branch(branch).rejects)
+
+
+def _raw_rows_of(records: Sequence[BadRecord], trees: Sequence[TreeDeclaration]) -> None:
+    """The raw rows of records quarantined after the import (a derived property failing)."""
+    by_tree = {tree.name: tree for tree in trees}
+    groups: dict[tuple[str, str], list[BadRecord]] = {}
+    for record in records:
+        groups.setdefault((record.tree, record.branch), []).append(record)
+    for (tree_name, branch), group in groups.items():
+        tree = by_tree.get(tree_name)
+        if tree is None or tree.branches[branch].importer is None:
+            continue
+        try:
+            raw_rows(importer_for(tree, branch), group)
+        except DssError:
+            continue  # the raw row is a help, not a need: the record is in the rejects file anyway
 
 
 def _apply(run: Run, source: TreeDeclaration, dest: TreeDeclaration, handler: Handler,

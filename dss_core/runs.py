@@ -18,6 +18,7 @@ from .config import Config
 from .gates import Allowances
 from .interrupts import StopRequest
 from .journal import Journal
+from .rejects import BadRecord
 from .state import SourceSnapshot, StateDir
 
 if TYPE_CHECKING:
@@ -73,6 +74,8 @@ class Summary:
     gates: list[str] = field(default_factory=list)  # the guards that tripped, one line each
     interrupted: str = ""  # the signal that stopped the run while applying (SIGINT, SIGTERM)
     sources: dict[str, SourceSnapshot] = field(default_factory=dict)  # tonight's source
+    quarantined: list[BadRecord] = field(default_factory=list)  # bad records set aside
+    rejects_path: Path | None = None  # where they were written (the rejects file)
 
     def add(self, result: Result) -> None:
         a = result.action
@@ -90,6 +93,11 @@ class Summary:
     def failed(self) -> int:
         """Actions whose handler failed or raised."""
         return sum(1 for r in self.results if r.status in FAILED_STATUSES)
+
+    @property
+    def held(self) -> int:
+        """Actions held back because their object (or one they need) is quarantined."""
+        return sum(1 for r in self.results if r.status is Status.HELD)
 
     @property
     def errors(self) -> int:
@@ -113,9 +121,10 @@ class Summary:
 
     @property
     def exit_code(self) -> int:
-        """0 all done (or planned); 1 some actions failed; 2 bad configuration or input
-        (a model error included); 3 stopped by a gate or limit; 130 / 143 stopped by
-        Ctrl-C / SIGTERM (what was done is committed)."""
+        """0 all done (or planned); 1 some actions failed, or records were quarantined (the
+        run did its work, but not all of it); 2 bad configuration or input (a model error
+        included); 3 stopped by a gate or limit; 130 / 143 stopped by Ctrl-C / SIGTERM
+        (what was done is committed)."""
         if self.error_code:
             return self.error_code
         if self.interrupted:
@@ -124,4 +133,4 @@ class Summary:
             return 3
         if self.errors:
             return 2
-        return 1 if (self.failed or self.stopped) else 0
+        return 1 if (self.failed or self.stopped or self.quarantined) else 0

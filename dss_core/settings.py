@@ -88,6 +88,11 @@ CORE_SETTINGS: tuple[Setting, ...] = (
             "stop a run that would remove more than this share of one object's set ..."),
     Setting("member_loss_floor", int, 10,
             "... when the set has at least this many elements"),
+    Setting("on_bad_record", Literal["stop", "quarantine"], "stop",
+            "a record that cannot be read: stop the run, or quarantine it (its object's "
+            "actions are held back tonight and it goes to the rejects file)"),
+    Setting("quarantine_limit", Percent, "1%",
+            "source gate: stop when more than this share of a branch's records is bad"),
 )
 
 #: Keys of the configuration's top level.
@@ -98,6 +103,12 @@ TOP_LEVEL_SETTINGS: tuple[Setting, ...] = (
             "where dss keeps what it remembers between runs (the last accepted source), "
             "relative to the configuration file", scope="datastore"),
     Setting("trees", dict[str, Any], {}, "settings per tree and branch", scope="datastore"),
+    Setting("on_bad_record", Literal["stop", "quarantine"], "stop",
+            "on_bad_record for every branch that does not set its own (DSS_ON_BAD_RECORD)",
+            scope="datastore"),
+    Setting("quarantine_limit", Percent, "1%",
+            "quarantine_limit for every branch that does not set its own (DSS_QUARANTINE_LIMIT)",
+            scope="datastore"),
 )
 
 

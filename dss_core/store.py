@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, ItemsView, Iterator, Mapping
 
 from .model import Model
+from .rejects import BadRecord
 
 
 class BranchData(Mapping[str, Model]):
@@ -22,6 +23,7 @@ class BranchData(Mapping[str, Model]):
         self._objects: dict[str, Model] = {}
         self._where = (tree, branch)
         self.columns: set[str] = set()  # the fields of the importer's records (its own renaming applied)
+        self.rejects: list[BadRecord] = []  # the records quarantined while importing (on_bad_record)
 
     def __getitem__(self, idnumber: str) -> Model:
         return self._objects[idnumber]
@@ -56,6 +58,7 @@ class BranchData(Mapping[str, Model]):
     def clear(self) -> None:
         self._objects.clear()
         self.columns = set()
+        self.rejects = []
 
     def remove(self, idnumber: str) -> None:
         del self._objects[idnumber]

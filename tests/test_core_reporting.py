@@ -75,7 +75,7 @@ def test_json_report_has_every_action_with_its_result_and_counts(dss_plugins) ->
                       "old": {"not_implemented": 1}},
         "dst.groups": {"add": {"not_implemented": 2}, "remove": {"not_implemented": 1}},
     }
-    assert data["totals"] == {"actions": 7, "failed": 1, "errors": 0}
+    assert data["totals"] == {"actions": 7, "failed": 1, "errors": 0, "held": 0, "quarantined": 0}
     assert data["not_implemented"] == {
         "add_members_to_groups": 2, "old_users": 1, "remove_members_from_groups": 1}
 

@@ -52,6 +52,8 @@ def dss_report_result(run: Run, result: Result) -> None:
     action = result.action
     if result.status is Status.PLANNED:
         _echo(action.message)
+    elif result.status is Status.HELD:
+        _echo(f"{action.message}: {result.message}")
     elif result.status in _LOUD:
         origin = f" [{action.origin}]" if action.origin is not None else ""
         _echo(f"{result.status.value.upper()}: {action.message}{origin}: {result.message}")
@@ -61,8 +63,30 @@ def dss_report_result(run: Run, result: Result) -> None:
         _echo(f"{result.status.value}: {action.message}")
 
 
+#: quarantined records named one by one in the summary; the rest are in the rejects file
+SHOWN_REJECTS = 20
+
+
+def _quarantine_lines(summary: Summary) -> list[str]:
+    """The quarantined records: how many, where the rejects file is, the first few."""
+    records = summary.quarantined
+    n = len(records)
+    held = summary.held
+    lines = [f"Quarantined {n} bad record{'' if n == 1 else 's'}: "
+             f"{held} action{'' if held == 1 else 's'} held back, the destination keeps what it "
+             f"has for {'it' if n == 1 else 'them'}"
+             + (f"; rows in {summary.rejects_path}" if summary.rejects_path else "")]
+    lines += [f"  {r.where}: {r.message}" for r in records[:SHOWN_REJECTS]]
+    if n > SHOWN_REJECTS:
+        lines.append(f"  ... and {n - SHOWN_REJECTS} more (all of them are in the rejects file)")
+    return lines
+
+
 @hookimpl(trylast=True)
 def dss_report_finish(run: Run, summary: Summary) -> None:
+    if summary.quarantined and not _quiet(run):
+        for line in _quarantine_lines(summary):
+            _echo(line, err=True)
     if _quiet(run) or (summary.error and not summary.results):
         return  # a run that stopped before any action: the command prints why
     from rich.console import Console

@@ -41,7 +41,11 @@ def report_data(run: Run, summary: Summary) -> dict[str, object]:
             "actions": len(summary.results),
             "failed": summary.failed,
             "errors": summary.errors,
+            "held": summary.held,
+            "quarantined": len(summary.quarantined),
         },
+        "quarantined": [r.to_dict() for r in summary.quarantined],
+        "rejects_file": str(summary.rejects_path) if summary.rejects_path else None,
         "not_implemented": dict(sorted(summary.not_implemented.items())),
         "actions": [r.to_dict() for r in summary.results],
     }

@@ -25,7 +25,7 @@ from typing import Any
 
 import click
 
-from ..actions import ERROR, NEW, UPDATE, Action, jsonable
+from ..actions import ERROR, NEW, UPDATE, Action, Status, jsonable
 from ..declaration import TreeDeclaration
 from ..errors import ConfigurationError, GateError
 from ..gates import Allowances
@@ -75,7 +75,8 @@ def plan_data(run: Run, summary: Summary) -> dict[str, Any]:
     """A saved plan: the actions of a ``dss plan`` run, and its digest."""
     body: dict[str, Any] = {
         "format": FORMAT, "datastore": run.datastore, "run": run.id, "created": run.started,
-        "actions": [_saved_action(r.action) for r in summary.results],
+        "actions": [_saved_action(r.action) for r in summary.results
+                    if r.status is Status.PLANNED],  # not the ones held back (quarantine)
     }
     return {**body, "digest": digest(body)}
 
@@ -108,9 +109,11 @@ def dss_report_finish(run: Run, summary: Summary) -> None:
     out = run.options.get("out")
     if out is None or not run.dry_run or summary.error:
         return
-    write_private(Path(out), json.dumps(plan_data(run, summary), indent=1, sort_keys=True) + "\n")
+    data = plan_data(run, summary)
+    write_private(Path(out), json.dumps(data, indent=1, sort_keys=True) + "\n")
     if not run.options.get("quiet"):
-        click.echo(redact(f"dss: plan saved to {out} ({len(summary.results)} actions); "
+        held = f", {summary.held} held back (quarantine)" if summary.held else ""
+        click.echo(redact(f"dss: plan saved to {out} ({len(data['actions'])} actions{held}); "
                           f"apply it with: dss apply {out}"), err=True)
 
 

@@ -14,6 +14,7 @@ import contextlib
 import csv
 import difflib
 import glob
+import io
 import itertools
 import os
 import re
@@ -22,7 +23,16 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
 
-from dss_core import ConfigurationError, Importer, InputError, Origin, Record, Setting, parse_bool
+from dss_core import (
+    BadRecord,
+    ConfigurationError,
+    Importer,
+    InputError,
+    Origin,
+    Record,
+    Setting,
+    parse_bool,
+)
 
 DEFAULT_MAX_FIELD_SIZE = 1024 * 1024  # 1 MiB
 
@@ -260,13 +270,17 @@ class CSVImporter(Importer):
         return "utf-8-sig" if canonical == "utf-8" else canonical
 
     # -- reading -----------------------------------------------------------------
-    def readin(self) -> Iterator[Record]:
+    def readin(self) -> Iterator[Record | BadRecord]:
         """Yield one :class:`~dss_core.Record` per data row of every file.
 
         Every file is opened and its header read before the first record is
         yielded, so that ``rename`` and ``lists`` keys are checked against the
-        columns of all files; the rows are then streamed file after file.
+        columns of all files; the rows are then streamed file after file. A
+        row that cannot be read (the wrong number of fields, a control
+        character, mojibake, and when quarantining an undecodable byte) is a
+        :class:`~dss_core.BadRecord` in its place.
         """
+        self._paths: dict[str, Path] = {}  # the name in messages -> the file (for raw_rows)
         dialect = self._dialect()
         encoding = self._encoding()
         limit = self.option("max_field_size")
@@ -296,7 +310,7 @@ class CSVImporter(Importer):
             lists=self._mapping("lists", "list_columns"),
             require_idnumber=self._bool("require_idnumber"),
             strip=self._bool("strip"), allow_empty=self._bool("allow_empty"),
-            table=table, search=search, locate=locate,
+            table=table, search=search, locate=locate, quarantine=self.quarantines,
         )
         with contextlib.ExitStack() as stack:
             sources = [self._open(file, settings, stack) for file in self.files()]
@@ -316,8 +330,12 @@ class CSVImporter(Importer):
     def _open(self, file: Path, s: _Settings, stack: contextlib.ExitStack) -> _Source:
         """Open ``file`` (closed with ``stack``) and read up to its first non-blank row."""
         name = self._display(file)
+        self._paths[name] = file
+        # quarantining, a row's undecodable bytes are kept (as lone surrogates) and that row alone
+        # is set aside; a multi-byte codec other than UTF-8 cannot resync, so it stays strict
+        errors = "surrogateescape" if s.quarantine and _resyncs(s.encoding) else "strict"
         try:
-            fh = open(file, encoding=s.encoding, errors="strict", newline="")  # noqa: SIM115
+            fh = open(file, encoding=s.encoding, errors=errors, newline="")  # noqa: SIM115
         except FileNotFoundError:
             raise InputError("file not found", Origin(name)) from None
         except IsADirectoryError:
@@ -327,9 +345,12 @@ class CSVImporter(Importer):
         stack.enter_context(fh)
         lines = _Lines(fh, s.table, s.search)
         reader = csv.reader(lines, **s.dialect)
-        source = _Source(name, _rows(reader, lines, file, name, s.encoding, s.limit, s.locate))
+        source = _Source(name, _rows(reader, lines, file, name, s.encoding, s.limit, s.locate,
+                                     s.quarantine))
         try:
             for start, row in source.rows:
+                if isinstance(row, _Flagged):
+                    raise row.control
                 if not row[0].strip() and not any(field.strip() for field in row):
                     continue  # a blank row: spaces only, or delimiters only (a spreadsheet's ",,,")
                 # the first non-blank row: the header, or (header = false) the first record
@@ -422,22 +443,111 @@ class CSVImporter(Importer):
                 f"to number the records{hint}", Origin(source.name, source.line))
 
     def _records(self, rows: Iterable[tuple[int, list[str]]], names: list[str], name: str,
-                 s: _Settings) -> Iterator[Record]:
-        """The records of the data rows of one file whose columns are ``names``."""
+                 s: _Settings) -> Iterator[Record | BadRecord]:
+        """The records of the data rows of one file whose columns are ``names``.
+
+        A row that cannot be read is a :class:`~dss_core.BadRecord` in its
+        place (the core stops on it, or quarantines it).
+        """
         make = _record_maker(_plan(names, s), s.strip)
         width = len(names)
         legacy = not s.encoding.startswith("utf")  # only a legacy encoding can give mojibake
+        bad = _BadRows(names, name, s)
         for start, row in rows:
+            if type(row) is _Flagged:
+                yield bad.control(start, row)
+                continue
             if not row[0].strip() and not any(field.strip() for field in row):
                 continue  # a blank row: spaces only, or delimiters only (a spreadsheet's ",,,")
             if len(row) != width:
-                raise InputError(
-                    f"{len(row)} fields, but the {'header has' if s.header else 'columns are'} "
-                    f"{width} ({_ragged_hint(row, width)})", Origin(name, start))
+                yield bad.row(f"{len(row)} fields, but the {'header has' if s.header else 'columns are'} "
+                              f"{width} ({_ragged_hint(row, width)})", start, row, ragged=True)
+                continue
+            if s.quarantine and not "".join(row).isascii():
+                column = next((i for i, field in enumerate(row) if _SURROGATE.search(field)), None)
+                if column is not None:
+                    yield bad.undecodable(start, row, column)
+                    continue
             if legacy:
-                _check_mojibake(row, s.encoding, name, start)
+                found = _mojibake(row, s.encoding)
+                if found is not None:
+                    yield bad.row(found[1], start, row, found[0])
+                    continue
             values = make(row)
             yield Record(values, Origin(name, start, "line"))
+
+    def raw_rows(self, origins: Sequence[Origin]) -> list[str | None]:
+        """The physical lines at ``origins`` (each file read once), for the rejects file."""
+        paths = getattr(self, "_paths", None) or {self._display(f): f for f in self.files()}
+        wanted: dict[str, set[int]] = {}
+        for origin in origins:
+            if origin.source in paths and origin.position is not None:
+                wanted.setdefault(origin.source, set()).add(origin.position)
+        found: dict[tuple[str, int], str] = {}
+        encoding = self._encoding()
+        for source, lines in wanted.items():
+            last = max(lines)
+            try:
+                with open(paths[source], encoding=encoding, errors="surrogateescape",
+                          newline="") as fh:
+                    for number, line in enumerate(fh, 1):
+                        if number in lines:
+                            found[(source, number)] = line.rstrip("\r\n")
+                        if number >= last:
+                            break
+            except (OSError, LookupError, UnicodeError):
+                continue
+        return [found.get((o.source, o.position or 0)) for o in origins]
+
+
+class _BadRows:
+    """Makes the :class:`~dss_core.BadRecord` of one file's bad rows: reason, line, id, raw row."""
+
+    def __init__(self, names: list[str], name: str, s: _Settings) -> None:
+        self.names = names
+        self.name = name
+        self.dialect = s.dialect
+        attrs = [s.rename.get(c, c) for c in names]
+        self.id_index = attrs.index("idnumber") if "idnumber" in attrs else None
+
+    def raw(self, row: list[str]) -> str:
+        out = io.StringIO()
+        csv.writer(out, lineterminator="", **self.dialect).writerow(
+            [field.replace(_NUL_MARK, "\x00") for field in row])
+        return out.getvalue()
+
+    def idnumber(self, row: list[str], bad_column: int | None, ragged: bool) -> str | None:
+        """The row's idnumber, where it can be trusted.
+
+        Not from the field at fault, and in a row with the wrong number of
+        fields only from the first column (a stray delimiter shifts the ones
+        after it): an idnumber read wrongly would let the real object retire.
+        """
+        index = self.id_index
+        if index is None or index >= len(row) or index == bad_column or (ragged and index != 0):
+            return None
+        return row[index].strip() or None
+
+    def row(self, reason: str, start: int, row: list[str], column: int | None = None,
+            ragged: bool = False) -> BadRecord:
+        return BadRecord(reason, Origin(self.name, start, "line"),
+                         idnumber=self.idnumber(row, column, ragged),
+                         column=self.names[column] if column is not None and column < len(self.names)
+                         else None, raw=self.raw(row))
+
+    def control(self, start: int, row: _Flagged) -> BadRecord:
+        exc = row.control
+        error = _control_error(exc, self.name, self.names)
+        return BadRecord(error.detail, Origin(self.name, exc.line, "line"),
+                         idnumber=self.idnumber(row, exc.column, False), column=self.names[exc.column] if exc.column is not None
+                         and exc.column < len(self.names) else None, raw=self.raw(row))
+
+    def undecodable(self, start: int, row: list[str], column: int) -> BadRecord:
+        field = row[column]
+        bad = bytes(ord(c) - 0xDC00 for c in _SURROGATE.findall(field))
+        name = self.names[column] if column < len(self.names) else str(column + 1)
+        return self.row(f"cannot decode byte{'s' if len(bad) > 1 else ''} {bad.hex(' ')} in column "
+                        f"{name!r} (set `encoding`, e.g. encoding = \"cp1252\")", start, row, column)
 
 
 class _Source:
@@ -465,7 +575,8 @@ def _delimiter_hint(names: list[str], delimiter: str) -> str:
 
 class _Settings:
     __slots__ = ("dialect", "encoding", "limit", "header", "columns", "rename", "lists",
-                 "require_idnumber", "strip", "allow_empty", "table", "search", "locate")
+                 "require_idnumber", "strip", "allow_empty", "table", "search", "locate",
+                 "quarantine")
 
     def __init__(self, **values: Any) -> None:
         for key, value in values.items():
@@ -484,6 +595,7 @@ class _Settings:
     table: bytes
     search: Callable[[str], re.Match[str] | None]
     locate: Callable[[str], re.Match[str] | None]
+    quarantine: bool  # on_bad_record = "quarantine": read on after a bad row
 
 
 def _plan(names: list[str], s: _Settings) -> list[tuple[int, str, str | None]]:
@@ -518,17 +630,27 @@ def _record_maker(plan: list[tuple[int, str, str | None]],
     return env["make"]
 
 
+class _Flagged(list[str]):
+    """A row holding a refused control character (quarantining): ``control`` says where."""
+
+    control: _ControlCharacter
+
+
 def _rows(reader: Any, lines: _Lines, file: Path, name: str, encoding: str, limit: int,
-          locate: Callable[[str], re.Match[str] | None]) -> Iterator[tuple[int, list[str]]]:
+          locate: Callable[[str], re.Match[str] | None],
+          quarantine: bool = False) -> Iterator[tuple[int, list[str]]]:
     """(line the row starts on, fields) of every non-blank row, errors turned into InputError.
 
     The row holding the first control character ``lines`` found raises
-    :class:`_ControlCharacter` instead (``locate`` finds its field).
+    :class:`_ControlCharacter` instead (``locate`` finds its field); when
+    ``quarantine``, it comes as a :class:`_Flagged` row, and so does every
+    later row holding one.
 
     The csv module's field size limit is process-wide: it is set to ``limit``
     only while this reader reads a row, and put back before the row is yielded.
     """
     end = 0  # the physical line the previous row ended on
+    flagged = 0  # rows flagged so far (quarantining)
     while True:
         previous = csv.field_size_limit(limit)
         try:
@@ -551,9 +673,40 @@ def _rows(reader: Any, lines: _Lines, file: Path, name: str, encoding: str, limi
         start, end = end + 1, reader.line_num
         if lines.bad and end >= lines.bad:
             column = next((i for i, field in enumerate(row) if locate(field)), None)
-            raise _ControlCharacter(lines.bad, start, lines.char, column)
+            if not quarantine:
+                raise _ControlCharacter(lines.bad, start, lines.char, column)
+            if column is not None or not flagged:
+                char = lines.char if not flagged else locate(row[column or 0])
+                marked = _Flagged(row)
+                marked.control = _ControlCharacter(
+                    lines.bad if not flagged else start, start,
+                    char if isinstance(char, str) else _unmark(char.group() if char else ""), column)
+                flagged += 1
+                yield start, marked
+                continue
         if row:
             yield start, row
+
+
+def _unmark(char: str) -> str:
+    """The control character a found mark stands for (a NUL reaches csv as ``_NUL_MARK``)."""
+    return "\x00" if char == _NUL_MARK else char
+
+
+def _resyncs(encoding: str) -> bool:
+    """True for an encoding whose reader goes on after a bad byte: UTF-8 and single-byte codecs."""
+    try:
+        name = codecs.lookup(encoding).name
+    except LookupError:
+        return False
+    if name in ("utf-8", "utf-8-sig"):
+        return True
+    return not name.startswith(("utf-16", "utf-32", "utf_16", "utf_32")) and len(
+        "\u00e9".encode(name, "replace")) == 1
+
+
+#: a lone surrogate: a byte the encoding could not decode (read with errors="surrogateescape")
+_SURROGATE = re.compile("[\udc80-\udcff]")
 
 
 class _Lines:
@@ -697,17 +850,15 @@ def _ragged_hint(row: list[str], width: int) -> str:
             else "too few: missing fields or the wrong delimiter?")
 
 
-def _check_mojibake(row: list[str], encoding: str, name: str, line: int) -> None:
-    """A legacy (non-Unicode) encoding decoding what is really UTF-8 gives mojibake: refuse it."""
-    if encoding.startswith("utf"):
-        return
-    for value in row:
+def _mojibake(row: list[str], encoding: str) -> tuple[int, str] | None:
+    """(column, reason) where a legacy encoding decoded what is really UTF-8, else None."""
+    for index, value in enumerate(row):
         if value.isascii():
             continue
         try:
             value.encode(encoding).decode("utf-8")
         except (UnicodeError, LookupError):
             continue
-        raise InputError(
-            f"{value!r} looks like UTF-8 read as {encoding}: the file seems to be UTF-8 "
-            f"(set encoding = \"utf-8\")", Origin(name, line))
+        return index, (f"{value!r} looks like UTF-8 read as {encoding}: the file seems to be UTF-8 "
+                       f"(set encoding = \"utf-8\")")
+    return None

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Iterable, Iterator, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dss_core import ConfigurationError, Importer, Origin, Record, Setting
+from dss_core import BadRecord, ConfigurationError, Importer, Origin, Record, Setting
 
 from .engine import (
     TIMEOUT_SETTINGS,
@@ -168,11 +169,17 @@ class SQLImporter(Importer):
 
         return (sa_exc.SQLAlchemyError,)
 
-    def readin(self) -> Iterable[Record]:
-        """Yield one :class:`~dss_core.Record` per row, its origin the table (or query) and row number."""
+    def readin(self) -> Iterable[Record | BadRecord]:
+        """Yield one :class:`~dss_core.Record` per row, its origin the table (or query) and row number.
+
+        A row whose idnumber column is NULL is a :class:`~dss_core.BadRecord`
+        (the core stops on it, or quarantines it): numbering it would make a
+        new object of it every night.
+        """
         source = self.describe()
         renames = self.renames()
         url = self.database_url
+        key = next((column for column, attr in renames.items() if attr == "idnumber"), "idnumber")
         with self.connection() as conn:
             number = 0
             try:
@@ -181,6 +188,11 @@ class SQLImporter(Importer):
                         values = {renames.get(k, k): v for k, v in row.items()}
                     else:
                         values = dict(row)
+                    if "idnumber" in values and values["idnumber"] is None:
+                        yield BadRecord(f"column {key!r} (the idnumber) is NULL",
+                                        Origin(source, number, "row"), column=key,
+                                        raw=json.dumps(dict(row), default=str, ensure_ascii=False))
+                        continue
                     yield Record(values, Origin(source, number, "row"))
             except self.database_errors() as exc:
                 raise database_error(
