@@ -137,7 +137,9 @@ class Quarantine:
         if action.idnumber is not None and action.idnumber in self.ids:
             return f"held back: {_because(self.ids[action.idnumber])}"
         if action.kind in (ADD, REMOVE) and isinstance(action.value, str) and action.value in self.ids:
-            return f"held back: {action.attribute} element {_because(self.ids[action.value])}"
+            record = self.ids[action.value]
+            return (f"held back: {action.attribute} element {action.value!r} is quarantined "
+                    f"({_where_why(record)})")
         if action.kind == OLD:
             record = self.blind.get(action.branch) or self.blind_later.get(action.branch)
             if record is not None:
