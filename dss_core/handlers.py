@@ -90,6 +90,31 @@ class Handler:
         """
         yield ObjectUnit(atomic=False)
 
+    #: the most actions :meth:`handle_batch` is given at once (0: no batching)
+    batch_size: ClassVar[int] = 0
+
+    def batchable(self, action: Action) -> bool:
+        """True when ``action`` may be applied in a batch with others of its method.
+
+        The runner then gathers consecutive actions of one method (each the
+        whole change of its object, none waiting on another) and hands them
+        to :meth:`handle_batch`, up to :attr:`batch_size` at a time; the
+        ``dss_handle_action`` hook is not called for them. The default:
+        never (every action goes through :meth:`handle`).
+        """
+        return False
+
+    def handle_batch(self, actions: Sequence[Action]) -> list[Result]:
+        """Apply ``actions`` (of one method) together; one :class:`Result` per action, in order.
+
+        A destination that can write many rows at once (a multi-row insert,
+        a SCIM Bulk request) overrides this. When the batch fails as a whole
+        it must find the failing action and report it alone (retry one by
+        one), never fail every action of the batch for one bad row. The
+        default handles them one by one.
+        """
+        return [self.handle(action) for action in actions]
+
     def find_method(self, action: Action) -> tuple[str, Callable[[Action], Any]] | None:
         """The handler method for ``action`` by the dispatch order, or None."""
         for name in (*action.handler_names(), "default"):

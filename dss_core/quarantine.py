@@ -137,9 +137,8 @@ class Quarantine:
         if action.idnumber is not None and action.idnumber in self.ids:
             return f"held back: {_because(self.ids[action.idnumber])}"
         if action.kind in (ADD, REMOVE) and isinstance(action.value, str) and action.value in self.ids:
-            record = self.ids[action.value]
             return (f"held back: {action.attribute} element {action.value!r} is quarantined "
-                    f"({_where_why(record)})")
+                    f"({_where_why(self.ids[action.value])})")
         if action.kind == OLD:
             record = self.blind.get(action.branch) or self.blind_later.get(action.branch)
             if record is not None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -277,7 +277,7 @@ def _apply(run: Run, source: TreeDeclaration, dest: TreeDeclaration, handler: Ha
         hook.dss_report_result(run=run, result=result)
 
     journal = run.journal
-    for unit in units(actions):
+    for unit in _batches(units(actions), handler, deps):
         if run.stop.requested and not summary.interrupted:
             summary.interrupted = run.stop.name
         if summary.stopped or summary.interrupted:
@@ -287,18 +287,73 @@ def _apply(run: Run, source: TreeDeclaration, dest: TreeDeclaration, handler: Ha
                 report(Result(action, Status.SKIPPED, why))
             continue
         numbers = journal.intend(unit) if journal is not None else []
-        blocked = [deps.blocked(a) for a in unit]
-        if len(unit) == 1:
-            results = [Result(unit[0], Status.SKIPPED, blocked[0]) if blocked[0]
+        if isinstance(unit, _Batch):
+            results = _apply_batch(handler, unit)
+        elif len(unit) == 1:
+            blocked = deps.blocked(unit[0])
+            results = [Result(unit[0], Status.SKIPPED, blocked) if blocked
                        else handle(run, dest, handler, unit[0])]
         else:
-            results = _apply_object(run, dest, handler, unit, blocked)
+            results = _apply_object(run, dest, handler, unit, [deps.blocked(a) for a in unit])
         if journal is not None:
             journal.record(numbers, results)
         for result in results:
             report(result)
         if run.stop_on_failure and any(r.status in FAILED_STATUSES for r in results):
             summary.stopped = True
+
+
+class _Batch(list[Action]):
+    """Actions of one method the handler applies together (:meth:`Handler.handle_batch`)."""
+
+
+def _batches(plan: Iterator[list[Action]], handler: Handler,
+             deps: Dependencies) -> Iterator[list[Action]]:
+    """The units of ``plan``, with runs of batchable single-action units of one method joined.
+
+    An action another action of the plan is waiting for (``new_users`` before
+    the members naming it) ends the batch it is in before the waiting one
+    starts: a batch never holds an action whose dependency is in the same
+    batch, since every action of a batch has one method. Whether an action
+    is blocked is decided when the batch is made, after every earlier unit's
+    results are recorded (the runner consumes this lazily).
+    """
+    size = handler.batch_size
+    if size <= 1:
+        yield from plan
+        return
+    batch = _Batch()
+    for unit in plan:
+        action = unit[0]
+        # a branch naming objects of its own (nested groups) waits on its own kind: one at a time
+        own = action.branch in deps.references.get(action.branch, {}).values()
+        joins = len(unit) == 1 and not own and handler.batchable(action)
+        if batch and (not joins or action.method != batch[0].method or len(batch) >= size):
+            yield batch
+            batch = _Batch()
+        if not joins:
+            yield unit
+        elif deps.blocked(action):
+            yield unit  # alone: the runner skips it with the reason
+        else:
+            batch.append(action)
+    if batch:
+        yield batch
+
+
+def _apply_batch(handler: Handler, batch: Sequence[Action]) -> list[Result]:
+    """One batch through :meth:`Handler.handle_batch`; exceptions and missing results become results."""
+    try:
+        results = handler.handle_batch(batch)
+    except Exception as exc:
+        details = {"traceback": traceback.format_exc()}
+        return [Result(a, Status.EXCEPTION, f"{type(exc).__name__}: {exc}", details=details)
+                for a in batch]
+    if len(results) != len(batch) or any(r.action is not a for r, a in zip(results, batch, strict=False)):
+        return [Result(a, Status.EXCEPTION, f"{type(handler).__name__}.handle_batch returned "
+                       f"{len(results)} results for {len(batch)} actions, not one per action in order")
+                for a in batch]
+    return results
 
 
 def _apply_object(run: Run, dest: TreeDeclaration, handler: Handler, unit: list[Action],
