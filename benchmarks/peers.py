@@ -70,6 +70,8 @@ COUNT_KEYS = ("new", "removed", "changed_rows", "changed_cells", "groups_to_add"
 #: 24 GiB, from issue 12), used to skip a contender that would not fit
 PRIOR_MIB_PER_M = {"dss": 2400, "dss+derived": 3200, "plain": 1600, "duckdb": 500,
                    "polars": 1400, "csv-diff": 6000}
+#: peak memory of yardsticks/gen_data.py per million rows per side (MiB, measured at 1M)
+GEN_MIB_PER_M = 1000
 #: contenders that are Python all the way: RLIMIT_AS is their guard (DuckDB and polars
 #: reserve address space they never touch, so only the estimate guards them)
 PURE_PYTHON = ("dss", "plain", "csv-diff")
@@ -128,12 +130,17 @@ table = "{table}"
 """
 
 
-def prepare(folder: Path, rows: int, seed: int, sqlite: bool, pg_url: str) -> dict[str, Any]:
+def prepare(folder: Path, rows: int, seed: int, sqlite: bool, pg_url: str,
+            budget: float) -> dict[str, Any]:
     """Generate the workload in ``folder`` once (kept for later runs); its expected counts."""
     expected_path = folder / "expected.json"
     have = json.loads(expected_path.read_text()) if expected_path.exists() else {}
     if (have.get("rows_source") != rows or have.get("seed") != seed
             or (sqlite and not (folder / "dest.sqlite").exists())):
+        need = GEN_MIB_PER_M * rows / 1e6
+        if need * MIB > budget:
+            raise Failed(f"generating it would need about {need:,.0f} MiB (gen_data.py holds "
+                         f"every row), over --mem-budget {budget / GIB:g} GiB")
         print(f"generating {rows:,} rows per side in {folder} ...", file=sys.stderr, flush=True)
         subprocess.run([PY, str(YARDSTICKS / "gen_data.py"), "--rows", str(rows), "--out",
                         str(folder), "--seed", str(seed), *(["--sqlite"] if sqlite else [])],
@@ -361,14 +368,17 @@ def estimate_mib(c: Contender, rows: int, results: Results) -> tuple[float, str]
 
 def run_size(rows: int, folder: Path, todo: list[Contender], args: argparse.Namespace,
              results: Results, gone: dict[str, str], env: dict[str, str]) -> None:
-    expected = prepare(folder, rows, args.seed, "sqlite" in args.dest, args.postgres_url)
-    if "postgres" in args.dest and any(c.name.startswith("dss plan postgres") for c in todo):
-        load_postgres(folder, rows, args.seed, args.postgres_url)
-    derived = (expected_derived(folder, expected)
-               if any(c.derived for c in todo) else {})
     budget = args.mem_budget * GIB
     results.runs[rows] = {}
     results.skipped[rows] = {}
+    try:
+        expected = prepare(folder, rows, args.seed, "sqlite" in args.dest, args.postgres_url,
+                           budget)
+    except Failed as exc:
+        for c in todo:
+            results.skipped[rows][c.name] = str(exc)
+        print(f"  {human(rows)}: skipped: {exc}", file=sys.stderr, flush=True)
+        return
     active = []
     for c in todo:
         est, basis = estimate_mib(c, rows, results)
@@ -381,8 +391,11 @@ def run_size(rows: int, folder: Path, todo: list[Contender], args: argparse.Name
         else:
             active.append(c)
             results.runs[rows][c.name] = []
+    if any(c.name.startswith("dss plan postgres") for c in active):
+        load_postgres(folder, rows, args.seed, args.postgres_url)
     for why_name, why in results.skipped[rows].items():
         print(f"  {human(rows)}: skipping {why_name}: {why}", file=sys.stderr, flush=True)
+    derived = expected_derived(folder, expected) if any(c.derived for c in active) else {}
     want = {k: expected[k] for k in COUNT_KEYS}
     for rep in range(args.repeat):  # interleaved: the machine's drift hits every contender
         for c in active:
