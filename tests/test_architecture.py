@@ -67,6 +67,24 @@ def test_every_core_module_is_in_a_layer() -> None:
     assert modules == named, f"not in a layer: {sorted(modules - named)}; gone: {sorted(named - modules)}"
 
 
+def test_plugins_may_import_no_core_module_but_the_public_ones() -> None:
+    """Every core submodule is forbidden to the plugins (they use ``dss_core``'s top-level names),
+    but the entry points the plugins and tests are meant to name; and every plugin is checked."""
+    import configparser
+
+    parser = configparser.ConfigParser()
+    parser.read(CONTRACTS)
+    contract = parser["importlinter:contract:plugins-public-core"]
+    forbidden = {m.strip().removeprefix("dss_core.") for m in contract["forbidden_modules"].split()}
+    modules = {p.stem for p in (REPO / "dss_core").glob("*.py")} | {"builtin"}
+    public = {"__init__", "__main__", "testing"}
+    assert forbidden == modules - public, f"missing: {sorted(modules - public - forbidden)}"
+    packages = {p.parent.name for p in REPO.glob("*/*/*/__init__.py")
+                if p.parent.parent.parent.name in ("plugins", "examples") and p.parent.name != "tests"}
+    sources = {m.strip() for m in contract["source_modules"].split()}
+    assert packages == sources, f"plugins not checked: {sorted(packages - sources)}"
+
+
 def mermaid_graph() -> str:
     """A Mermaid flowchart of dss-core's modules, top layer first, an arrow per direct import."""
     graph = grimp.build_graph("dss_core", include_external_packages=False)

@@ -26,7 +26,10 @@ PACKAGES = [
     ("plugins/dss-csv", "dss-csv", "dss_csv"),
     ("plugins/dss-sql", "dss-sql", "dss_sql"),
     ("plugins/dss-postgres", "dss-postgres", "dss_postgres"),
+    ("plugins/dss-ldap", "dss-ldap", "dss_ldap"),
+    ("plugins/dss-scim", "dss-scim", "dss_scim"),
     ("examples/school", "dss-school-demo", "school_sync"),
+    ("examples/moodle", "dss-moodle-example", "moodle_sync"),
 ]
 OURS = {dist for _, dist, _ in PACKAGES}
 
