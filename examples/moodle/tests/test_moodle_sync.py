@@ -64,7 +64,7 @@ def dss(folder: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
     environ = {k: v for k, v in os.environ.items() if not k.startswith("DSS_")}
     environ["DSS_MOODLE_URL"] = url
     return subprocess.run([sys.executable, "-m", "dss_core", "--plugin", "csv", "--plugin", "sql",
-                           "--plugin", "moodle", *args], cwd=folder, env=environ,
+                           "--plugin", "moodle_sync", *args], cwd=folder, env=environ,
                           capture_output=True, text=True, timeout=300)
 
 
