@@ -93,12 +93,18 @@ class TreeDeclaration:
 
     Subclass :class:`dss_core.Tree`, which adds the operators; importers,
     handlers and the engine see a tree through this class.
+
+    A destination has the source's branches. One that does not take some of
+    them (a directory of accounts and groups beside an LMS that also takes
+    enrolments) names them in ``skips``: those are then not synced to it,
+    and any other difference in branch names is still an error.
     """
 
     name: ClassVar[str] = ""
     handler: ClassVar[type[Any] | None] = None  # a dss_core.Handler subclass
     order: ClassVar[Sequence[str] | None] = None
     description: ClassVar[str] = ""
+    skips: ClassVar[Sequence[str]] = ()  # source branches this destination does not take
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -201,16 +207,28 @@ class TreeDeclaration:
         return self
 
     def check_mirror(self, other: TreeDeclaration) -> None:
-        """Raise :class:`ConfigurationError` unless ``other`` has exactly this tree's branch names."""
-        mine, theirs = set(self.branches), set(other.branches)
-        if mine != theirs:
-            parts = []
-            if mine - theirs:
-                parts.append(f"missing {sorted(mine - theirs)}")
-            if theirs - mine:
-                parts.append(f"extra {sorted(theirs - mine)}")
+        """Raise :class:`ConfigurationError` unless ``other`` has this tree's branch names.
+
+        Branches ``other`` names in its ``skips`` may be missing from it (and only those).
+        """
+        mine, theirs, skipped = set(self.branches), set(other.branches), set(other.skips)
+        parts = []
+        if mine - theirs - skipped:
+            parts.append(f"missing {sorted(mine - theirs - skipped)} (a destination that does not "
+                         f"take a branch names it: skips = {tuple(sorted(mine - theirs - skipped))!r})")
+        if theirs - mine:
+            parts.append(f"extra {sorted(theirs - mine)}")
+        if skipped - mine:
+            parts.append(f"skips names {sorted(skipped - mine)}, not branches of {self.name}")
+        if skipped & theirs:
+            parts.append(f"skips names {sorted(skipped & theirs)}, which it has")
+        if parts:
             raise ConfigurationError(
                 f"tree {other.name} does not mirror source tree {self.name}: {'; '.join(parts)}")
+
+    def takes(self, branch: str) -> bool:
+        """True when this (destination) tree takes ``branch`` of the source (see ``skips``)."""
+        return branch in self.branches
 
     def __repr__(self) -> str:
         sizes = ", ".join(f"{n}={len(self.branch(n))}" for n in self.branch_order)

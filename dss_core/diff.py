@@ -244,6 +244,8 @@ def diff(source: TreeDeclaration, dest: TreeDeclaration,
     source.check_mirror(dest)
     retirements: list[list[Action]] = []
     for branch in source.branch_order:
+        if not dest.takes(branch):
+            continue  # named in the destination's skips
         actions, olds = diff_branch(source, dest, branch, quarantine)
         yield from actions
         retirements.append(olds)

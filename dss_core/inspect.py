@@ -197,8 +197,10 @@ def check_datastore(session: Any, name: str | None) -> tuple[list[str], bool]:
     registry = session.registry
     ds = registry.datastore(name, session.config)
     source, dests = open_datastore(ds, session.config, session.plugins, registry.trees)
+    skipping = "".join(f"; {d.name} skips {', '.join(d.skips)}" for d in dests if d.skips)
     lines = [f"datastore {ds.name}: source {source.name}, destinations "
-             f"{', '.join(d.name for d in dests)}: branches mirror ({', '.join(source.branch_order)})"]
+             f"{', '.join(d.name for d in dests)}: branches mirror ({', '.join(source.branch_order)})"
+             f"{skipping}"]
     ok = True
 
     def error(exc: BaseException, where: str = "") -> bool:
@@ -243,6 +245,8 @@ def check_datastore(session: Any, name: str | None) -> tuple[list[str], bool]:
             tree.clear()
     for dest in dests:
         for branch in source.branch_order:
+            if not dest.takes(branch):
+                continue
             s_model = source.branches[branch].model
             d_model = dest.branches[branch].model
             cmp = compare_models(branch, s_model, d_model, source.name, dest.name)
@@ -328,6 +332,8 @@ def show_object(session: Any, name: str | None, branch: str, idnumber: str) -> t
             shown = jsonable(value) if isinstance(value, (set, frozenset)) else value
             lines.append(f"    {attr} = {shown!r}")
     for dest in dests:
+        if not dest.takes(branch):
+            continue
         actions, olds = diff_branch(source, dest, branch)
         mine = [a for a in actions + olds if a.idnumber == idnumber]
         if mine:
