@@ -91,14 +91,14 @@ class Handler:
         yield ObjectUnit(atomic=False)
 
     #: the most actions :meth:`handle_batch` is given at once (0: no batching)
-    batch_size: ClassVar[int] = 0
+    batch_actions: ClassVar[int] = 0
 
     def batchable(self, action: Action) -> bool:
         """True when ``action`` may be applied in a batch with others of its method.
 
         The runner then gathers consecutive actions of one method (each the
         whole change of its object, none waiting on another) and hands them
-        to :meth:`handle_batch`, up to :attr:`batch_size` at a time; the
+        to :meth:`handle_batch`, up to :attr:`batch_actions` at a time; the
         ``dss_handle_action`` hook is not called for them. The default:
         never (every action goes through :meth:`handle`).
         """

@@ -318,7 +318,7 @@ def _batches(plan: Iterator[list[Action]], handler: Handler,
     is blocked is decided when the batch is made, after every earlier unit's
     results are recorded (the runner consumes this lazily).
     """
-    size = handler.batch_size
+    size = handler.batch_actions
     if size <= 1:
         yield from plan
         return
@@ -333,8 +333,11 @@ def _batches(plan: Iterator[list[Action]], handler: Handler,
             batch = _Batch()
         if not joins:
             yield unit
-        elif deps.blocked(action):
-            yield unit  # alone: the runner skips it with the reason
+        elif deps.blocked(action):  # alone, in its place: the runner skips it with the reason
+            if batch:
+                yield batch
+                batch = _Batch()
+            yield unit
         else:
             batch.append(action)
     if batch:

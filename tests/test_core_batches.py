@@ -1,7 +1,7 @@
 """Batches: a handler that writes many actions at once (``Handler.handle_batch``).
 
 The runner joins consecutive single-action units of one method that the
-handler calls batchable, up to ``batch_size``; a batch never holds an action
+handler calls batchable, up to ``batch_actions``; a batch never holds an action
 waiting on another of the same run, and every action keeps its own result.
 """
 
@@ -27,9 +27,9 @@ class Group(Model):
 
 
 class BatchingHandler(RecordingHandler):
-    """Applies new/old/update actions in batches (of ``batch_size``), recording each batch."""
+    """Applies new/old/update actions in batches (of ``batch_actions``), recording each batch."""
 
-    batch_size: ClassVar[int] = 3
+    batch_actions: ClassVar[int] = 3
     batches: ClassVar[list[list[str]]] = []
     broken: ClassVar[set[str]] = set()  # methods whose batch raises
 
