@@ -27,6 +27,8 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     import click
 
     from .actions import Action, Result
@@ -140,6 +142,29 @@ def dss_branches(tree: TreeDeclaration) -> list[Branch]:
 
 
 @hookspec
+def dss_import_progress(run: Run, tree: TreeDeclaration, branch: str, count: int) -> None:
+    """A branch of a tree is being imported: called as it starts, then every so many records.
+
+    Called with ``count`` 0 as the branch starts, then every :data:`IMPORT_PROGRESS_EVERY`
+    records the importer has read, so that a reporter can show records read and a rate while
+    a million rows import; :func:`dss_import_done` ends the branch.
+
+    Called often: an implementation should only note the numbers (the builtin console
+    reporter draws them from another thread, a few times a second).
+
+    :param run: the current run.
+    :param tree: the tree being imported into (its objects are not all there yet).
+    :param branch: the branch name.
+    :param count: the number of records the importer has read so far.
+    :return: nothing.
+    """
+
+
+#: how many records :func:`dss_import_progress` is called after (and once with 0 at the start)
+IMPORT_PROGRESS_EVERY = 1000
+
+
+@hookspec
 def dss_import_done(run: Run, tree: TreeDeclaration, branch: str, count: int) -> None:
     """Called after one branch of one tree has been imported.
 
@@ -186,6 +211,22 @@ def dss_report_start(run: Run) -> None:
 
     :param run: the run: its ``id``, ``datastore``, ``mode`` (``plan`` or
         ``apply``) and options.
+    :return: nothing.
+    """
+
+
+@hookspec
+def dss_apply_start(run: Run, actions: Sequence[Action]) -> None:
+    """A real run starts applying: every diff computed, every guard passed.
+
+    Called once, before the first destination's handler begins; not by a dry run, nor by a
+    run that stopped before applying.
+
+    :param run: the current run.
+    :param actions: every action about to be handed to a handler, in the order they will be,
+        over all destinations (``len(actions)`` is the total; ``action.tree`` and
+        ``action.branch`` say where each goes). Actions held back (quarantine) are not in it:
+        their ``held`` results were reported before this call.
     :return: nothing.
     """
 
