@@ -42,6 +42,7 @@ BUILTIN_PLUGINS = (
     "dss_core.builtin.guards",
     "dss_core.builtin.saved_plans",
     "dss_core.builtin.undo",
+    "dss_core.builtin.history",
 )
 
 

@@ -103,6 +103,9 @@ TOP_LEVEL_SETTINGS: tuple[Setting, ...] = (
             "where dss keeps what it remembers between runs (the last accepted source), "
             "relative to the configuration file", scope="datastore"),
     Setting("trees", dict[str, Any], {}, "settings per tree and branch", scope="datastore"),
+    Setting("history", int, 60,
+            "how many runs' reports the state folder keeps (<datastore>.history/; as many plans "
+            "apart); 0 keeps none (DSS_HISTORY)", scope="datastore"),
     Setting("on_bad_record", Literal["stop", "quarantine"], "stop",
             "on_bad_record for every branch that does not set its own (DSS_ON_BAD_RECORD)",
             scope="datastore"),

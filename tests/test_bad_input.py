@@ -431,7 +431,7 @@ CASES: tuple[Case, ...] = (
     Case("typo-top-level", '`datastor = "school"` at the top of dss.toml',
          lambda s: s.write("dss.toml", 'datastor = "school"\n' + s.read("dss.toml")), 2,
          "did you mean 'datastore'",
-         "dss: error: dss.toml: unknown setting 'datastor' (did you mean 'datastore'?); the top level holds datastore, on_bad_record, quarantine_limit, state_dir, trees"),
+         "dss: error: dss.toml: unknown setting 'datastor' (did you mean 'datastore'?); the top level holds datastore, history, on_bad_record, quarantine_limit, state_dir, trees"),
     Case("wrong-type-strip", '`strip = "yes"` in `[trees.sis.users]` (a string, not a boolean)',
          _setting("trees.sis.users", 'strip = "yes"'), 2, "not a valid strip",
          "dss: error: dss.toml: trees.sis.users.strip: 'yes' is not a valid strip (Input should be a valid boolean)"),
@@ -648,9 +648,11 @@ def _prepare(case: Case, template: Path, folder: Path, url: str | None = None) -
 
 
 def snapshot(folder: Path) -> dict[str, bytes]:
-    """Every file of the folder but the report and bytecode: the state in .dss/ included."""
+    """Every file of the folder but the report, the run history and bytecode: the state in .dss/
+    included (a run that stopped is kept in the history, by design: `dss history` lists it)."""
     return {os.fspath(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*"))
-            if p.is_file() and p.name != "report.json" and "__pycache__" not in p.parts}
+            if p.is_file() and p.name != "report.json" and "__pycache__" not in p.parts
+            and not any(part.endswith(".history") for part in p.parts)}
 
 
 def _check_run(case: Case, s: Setup, done: subprocess.CompletedProcess[str]) -> bool:
