@@ -216,17 +216,19 @@ def lms_refuses(s: Setup) -> None:
               "WHEN (NEW.idnumber = '100002') EXECUTE FUNCTION refuse()")
 
 
-def suspended_smallint(s: Setup) -> None:
-    """lms_users.suspended is a SMALLINT (0/1) where dss-sql's mapping writes booleans."""
+def suspended_date(s: Setup) -> None:
+    """lms_users.suspended is a DATE where dss-sql's mapping writes booleans (True cannot be one)."""
     if not s.sqlite:
         s.sql("ALTER TABLE lms_users ALTER COLUMN suspended DROP DEFAULT",
-              "ALTER TABLE lms_users ALTER COLUMN suspended TYPE SMALLINT USING suspended::int")
+              "ALTER TABLE lms_users ALTER COLUMN suspended TYPE DATE USING NULL",
+              "ALTER TABLE lms_users ALTER COLUMN suspended DROP NOT NULL")
         return
     s.sql("CREATE TABLE lms_users_new (idnumber VARCHAR(64) NOT NULL PRIMARY KEY, "
           "username VARCHAR(100) NOT NULL, name VARCHAR(200) NOT NULL, "
           "email VARCHAR(200) NOT NULL, role VARCHAR(20) NOT NULL, grade INTEGER, "
-          "suspended SMALLINT NOT NULL)",
-          "INSERT INTO lms_users_new SELECT * FROM lms_users",
+          "suspended DATE)",
+          "INSERT INTO lms_users_new SELECT idnumber, username, name, email, role, grade, NULL "
+          "FROM lms_users",
           "DROP TABLE lms_users",
           "ALTER TABLE lms_users_new RENAME TO lms_users")
 
@@ -487,9 +489,9 @@ CASES: tuple[Case, ...] = (
     Case("lms-column-dropped", "the LMS's `lms_users` table lost its `email` column",
          lambda s: s.sql("ALTER TABLE lms_users DROP COLUMN email"), 2, "has no column 'email'",
          "dss: error: lms.users: table 'lms_users' has no column 'email' (sqlite:///DIR/lms.sqlite); it has idnumber, username, name, role, grade, suspended"),
-    Case("lms-suspended-smallint", "the LMS's `lms_users.suspended` is SMALLINT, not BOOLEAN",
-         suspended_smallint, 2, "does not fit column lms_users.suspended",
-         "dss: error: lms.users: retire value True (bool) does not fit column lms_users.suspended SMALLINT: write 1 and set active={\"suspended\": 0}",
+    Case("lms-suspended-date", "the LMS's `lms_users.suspended` is a DATE, not BOOLEAN",
+         suspended_date, 2, "does not fit column lms_users.suspended",
+         "dss: error: lms.users: retire value True (bool) does not fit column lms_users.suspended DATE: write a date (an ISO string) or NOW",
          postgres=True),
     Case("lms-refuses-update", "the LMS refuses one of two name changes (a trigger): the other "
          "is applied, by design", lms_refuses, 1, "the LMS refuses to change account 100002",
@@ -548,7 +550,7 @@ def make_template(folder: Path) -> Path:
 def first_line(case: Case, done: subprocess.CompletedProcess[str], folder: Path) -> str:
     """The line README shows: stderr's first (exit 1: the failed action's), the folder as DIR."""
     if case.code == 1:
-        lines = [line.strip() for line in done.stdout.splitlines() if case.fragment in line]
+        lines = [line.strip() for line in done.stderr.splitlines() if case.fragment in line]
     else:
         lines = done.stderr.splitlines()
     line = lines[0] if lines else ""
@@ -671,7 +673,7 @@ def _check_run(case: Case, s: Setup, done: subprocess.CompletedProcess[str]) -> 
     elif code == 3:
         assert len(lines) >= 2 and lines[-1] == "dss: nothing was applied", shown
         assert all(line.startswith("dss: stopped: ") for line in lines[:-1]), shown
-    assert fragment in (done.stdout if code == 1 else done.stderr), shown
+    assert fragment in done.stderr, shown  # a failed action (exit 1) too: failures go to stderr
     assert SECRET not in done.stdout + done.stderr, shown
     if s.report is not None:
         assert stat.S_IMODE(s.report.stat().st_mode) == 0o600

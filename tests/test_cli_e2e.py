@@ -86,8 +86,8 @@ def test_failed_action_exit_1_others_applied(dss, sync_files, tmp_path: Path):
     _, dst = sync_files(SOURCE, DEST, fail="3")
     result = dss("run", "testsync", "--report", "report.json")
     assert result.code == 1, result
-    assert "EXCEPTION: new_users(idnumber='3') [export.json[users] item 3]" in result.out
-    assert "refused to touch 3" in result.out
+    assert "EXCEPTION: new_users(idnumber='3') [export.json[users] item 3]" in result.err
+    assert "refused to touch 3" in result.err and "refused" not in result.out  # failures: stderr
     users = {u["idnumber"] for u in json.loads(dst.read_text())["users"]}
     assert "3" not in users and "9" not in users  # the others went on
     report = json.loads((tmp_path / "report.json").read_text())

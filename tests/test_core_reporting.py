@@ -131,7 +131,10 @@ def test_console_reporter_prints_failures_with_origin(dss_plugins, capsys) -> No
     source, dests = Datastore("school", Src, Dst).open(plugins=dss_plugins)
     run = Run.create("apply", dss_plugins, Config(environ={}), datastore="school")
     execute(run, source, dests)
-    out = capsys.readouterr().out
-    assert "FAILURE: new_users(idnumber='4') [src.users record 3]: no room" in out
-    assert "Not implemented by any handler" in out
-    assert "old_users (1)" in out
+    out, err = capsys.readouterr()
+    assert "FAILURE: new_users(idnumber='4') [src.users record 3]: no room" in err
+    assert "FAILURE" not in out  # the plan and the summary on stdout, failures on stderr
+    assert "Failed: new_users (1 action)" in err
+    assert ("Not implemented (no handler method, so not applied): add_members_to_groups "
+            "(2 actions), old_users (1 action), remove_members_from_groups (1 action)") in err
+    assert "7 actions: 2 done, 1 failed, 4 not implemented" in out

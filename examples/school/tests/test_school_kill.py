@@ -147,7 +147,7 @@ def test_a_signal_while_applying_stops_cleanly(tmp_path: Path, signum: int, code
     if data["interrupted"]:  # stopped while applying: some done, the rest not attempted
         assert data["interrupted"] == name
         assert "success" in statuses and "skipped" in statuses
-        assert f"Interrupted by {name}" in stopped.stdout
+        assert f"Interrupted by {name}" in stopped.stderr  # a warning: stderr
         done = sum(a["result"] == "success" for a in data["actions"])
         again = run(tmp_path, None, "plan", "school")
         left = sum(1 for line in again.stdout.splitlines() if "(idnumber=" in line)

@@ -130,6 +130,16 @@ def dss_import_done(run: Any, tree: Any, branch: str, count: int) -> None:
 
 
 @hookimpl
+def dss_import_progress(run: Any, tree: Any, branch: str, count: int) -> None:
+    log("dss_import_progress", mode=run.mode, tree=tree.name, branch=branch, count=count)
+
+
+@hookimpl
+def dss_apply_start(run: Any, actions: Any) -> None:
+    log("dss_apply_start", mode=run.mode, actions=[a.method for a in actions])
+
+
+@hookimpl
 def dss_handle_action(action: Any, destination: Any, handler: Any, run: Any) -> None:
     log("dss_handle_action", method=action.method, idnumber=action.idnumber,
         destination=destination.name, handler=type(handler).__name__, mode=run.mode)
