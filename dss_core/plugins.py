@@ -43,6 +43,7 @@ BUILTIN_PLUGINS = (
     "dss_core.builtin.saved_plans",
     "dss_core.builtin.undo",
     "dss_core.builtin.history",
+    "dss_core.builtin.html_report",
 )
 
 
