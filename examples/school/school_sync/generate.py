@@ -1,6 +1,7 @@
 """Make demo data: the SIS's nightly CSV exports and an LMS that is out of date.
 
     python -m school_sync.generate --users 1000 --out demo-output [--seed 7] [--url URL]
+                                   [--directory URL [--directory-base DN] [--directory-bind-dn DN]]
 
 writes into ``--out``:
 
@@ -15,6 +16,14 @@ and (re)creates the LMS database (``lms.sqlite`` in ``--out``, or ``--url`` /
 new, some withdrew or left, some changed their name, moved homeroom or
 changed a class, a homeroom is new and a department group is gone. So the
 first sync creates, updates, adds and removes members, and retires accounts.
+
+With ``--directory URL`` it also prepares the second destination, a
+directory (LDAP): it *replaces* ``ou=people``, ``ou=groups`` and
+``ou=retired`` under ``--directory-base`` with the same out-of-date
+accounts and groups as the LMS's (binding as ``--directory-bind-dn`` with
+the password in ``$DSS_DIRECTORY_BIND_PASSWORD``), and dss.toml gets a
+``[trees.directory]`` table and ``datastore = "school-all"``: ``dss run``
+then syncs the SIS into both. Point it at a directory made for the demo.
 
 The same ``--seed`` and ``--users`` always give the same files.
 """
@@ -35,7 +44,7 @@ from typing import Any
 import sqlalchemy as sa
 from dss_core import redact  # the function (dss_core.redaction holds it)
 
-from . import schema
+from . import directory_data, schema
 from .groups import groups_of
 from .models import SISUser, grade_of
 
@@ -302,7 +311,7 @@ def write_csv(path: Path, fields: list[str], rows: list[dict[str, str]]) -> None
 CONFIG_TEMPLATE = """\
 # dss configuration for the school demo (written by python -m school_sync.generate).
 # Paths are relative to this file. DSS_LMS_URL in the environment overrides the URL.
-datastore = "school"
+datastore = "{datastore}"
 
 [trees.sis.users]
 path = ["students.csv", "staff.csv"]
@@ -314,6 +323,24 @@ path = "enrolments.csv"
 url = "{url}"
 """
 
+DIRECTORY_TEMPLATE = """
+# The second destination (datastore school-all): a directory of accounts and groups.
+# The bind password is a secret: give it in DSS_DIRECTORY_BIND_PASSWORD, never here.
+[trees.directory]
+url = "{url}"
+bind_dn = "{bind_dn}"
+base = "{base}"
+"""
+
+#: The demo directory's defaults: those of the local slapd `.ci/demo` starts (dss_ldap.testing).
+DIRECTORY_BASE = "dc=example,dc=org"
+DIRECTORY_BIND_DN = "cn=admin,dc=example,dc=org"
+
+
+def _toml(text: str) -> str:
+    """``text`` inside a TOML basic string."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
 
 def config_url(url: str) -> str:
     """``url`` as dss.toml may hold it: without its password (that comes from DSS_LMS_URL)."""
@@ -324,8 +351,13 @@ def config_url(url: str) -> str:
 
 
 def generate(out: Path, users: int = 1000, seed: int = 7, url: str | None = None,
-             config: bool = True) -> dict[str, Any]:
-    """Write the SIS exports (and ``dss.toml``) into ``out`` and create the stale LMS at ``url``."""
+             config: bool = True,
+             directory: directory_data.Connection | None = None) -> dict[str, Any]:
+    """Write the SIS exports (and ``dss.toml``) into ``out`` and create the stale LMS at ``url``.
+
+    With ``directory``, the stale directory too (the same accounts and groups
+    as the LMS), and dss.toml names it.
+    """
     out.mkdir(parents=True, exist_ok=True)
     school = make_school(users, seed)
     write_csv(out / "students.csv", STUDENT_FIELDS, school.students)
@@ -334,12 +366,21 @@ def generate(out: Path, users: int = 1000, seed: int = 7, url: str | None = None
     given = url
     url = url or schema.default_url(out)
     state = stale_lms(school, seed)
+    made = None
+    if directory is not None:  # first: a directory that cannot be reached leaves the LMS as it was
+        made = directory_data.create(directory, state["users"], state["cohorts"], state["members"])
     schema.create(url, state["users"], state["cohorts"], state["members"], state["enrolments"])
     if config:  # an explicit --url is written down (never its password); else the file next to dss.toml
-        (out / "dss.toml").write_text(
-            CONFIG_TEMPLATE.format(url=config_url(given) if given else "sqlite:///lms.sqlite"),
-            encoding="utf-8")
+        text = CONFIG_TEMPLATE.format(
+            url=config_url(given) if given else "sqlite:///lms.sqlite",
+            datastore="school" if directory is None else "school-all")
+        if directory is not None:
+            text += DIRECTORY_TEMPLATE.format(url=_toml(directory.url),
+                                              bind_dn=_toml(directory.bind_dn),
+                                              base=_toml(directory.base))
+        (out / "dss.toml").write_text(text, encoding="utf-8")
     return {
+        "directory": made,
         "students": len(school.students),
         "withdrawn": sum(s["enroll_status"] != "Active" for s in school.students),
         "staff": len(school.staff),
@@ -362,14 +403,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--url", help="LMS database URL (default: $DSS_LMS_URL, else "
                         "lms.sqlite in --out)")
     parser.add_argument("--no-config", action="store_true", help="do not write dss.toml")
+    parser.add_argument("--directory", metavar="URL",
+                        help="also prepare a directory (ldap://host:port) as the second "
+                             "destination: replaces ou=people, ou=groups and ou=retired under "
+                             "--directory-base; the bind password is read from "
+                             f"${directory_data.PASSWORD_VARIABLE}")
+    parser.add_argument("--directory-base", metavar="DN", default=DIRECTORY_BASE,
+                        help=f"the directory's base DN (default {DIRECTORY_BASE})")
+    parser.add_argument("--directory-bind-dn", metavar="DN", default=DIRECTORY_BIND_DN,
+                        help=f"whom to bind to the directory as (default {DIRECTORY_BIND_DN})")
     args = parser.parse_args(argv)
     if args.users < 1:
         parser.error("--users must be at least 1")
-    info = generate(args.out, args.users, args.seed, args.url, not args.no_config)
+    where = None
+    if args.directory:
+        where = directory_data.Connection(args.directory, args.directory_bind_dn,
+                                          args.directory_base)
+    try:
+        info = generate(args.out, args.users, args.seed, args.url, not args.no_config, where)
+    except directory_data.DirectoryError as exc:
+        parser.exit(2, f"{parser.prog}: error: {exc}\n")
     print(f"SIS export in {args.out}/: {info['students']} students ({info['withdrawn']} withdrawn), "
           f"{info['staff']} staff, {info['enrolments']} class enrolments")
     print(f"LMS before the sync: {info['lms_users']} accounts, {info['lms_cohorts']} groups "
           f"({redact(info['url'])})")
+    if info["directory"] is not None:
+        made = info["directory"]
+        print(f"Directory before the sync: {made['people']} accounts in ou=people, "
+              f"{made['retired']} retired, {made['groups']} groups ({args.directory}, base "
+              f"{args.directory_base})")
     if args.url and not args.no_config and config_url(args.url) != args.url:
         print("dss.toml names the LMS without its password: give dss the whole URL in DSS_LMS_URL")
     return 0

@@ -7,8 +7,8 @@ never compared, so the LMS need not have it.
 The SIS side stores what the export gives (``_lastfirst``, ``_homeroom``,
 ``_department``) and *derives* what the LMS holds (``name``, ``grade``,
 ``username``, ``email``, ``role``) with properties. The LMS side stores those
-values as plain columns. ``groups`` and ``enrolments`` use one model on both
-sides.
+values as plain columns, the directory side as entry attributes. ``groups``
+and ``enrolments`` use one model on every side.
 """
 
 from __future__ import annotations
@@ -90,6 +90,22 @@ class SISUser(Model):
 
 class LMSUser(Model):
     """An active account in the LMS ``users`` table (suspended accounts are not read)."""
+
+    role: str
+    name: str
+    grade: int | None = None
+    username: str = ""
+    email: str = ""
+
+
+class DirectoryUser(Model):
+    """A live account in the directory (an ``inetOrgPerson`` under ``ou=people``).
+
+    The same tracked attributes as :class:`LMSUser`: a destination compares
+    what the source tracks, so both destinations hold the five values the
+    SIS derives (``directory.py`` says which LDAP attribute holds each).
+    Retired entries (under ``ou=retired``) are not read.
+    """
 
     role: str
     name: str

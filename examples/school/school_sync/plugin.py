@@ -3,9 +3,10 @@
 Kept thin on purpose: the trees, models and importers live in their own
 modules and are imported only when ``dss`` asks for them.
 
-* ``dss_trees`` registers the trees ``sis`` and ``lms`` by name;
-* ``dss_datastores`` registers the ``school`` datastore, naming those trees;
-* ``dss_branches`` adds the cohorts (a ``groups`` branch) to both trees.
+* ``dss_trees`` registers the trees ``sis``, ``lms`` and ``directory`` by name;
+* ``dss_datastores`` registers the ``school`` datastore (the SIS into the
+  LMS) and ``school-all`` (the SIS into the LMS and the directory);
+* ``dss_branches`` adds the cohorts (a ``groups`` branch) to the three trees.
 """
 
 from __future__ import annotations
@@ -20,32 +21,46 @@ if TYPE_CHECKING:
 
 @hookimpl
 def dss_trees(config: Config) -> list[type[Tree]]:
-    """Register the trees by name: ``sis`` (the SIS exports) and ``lms`` (the LMS database).
+    """Register the trees by name: ``sis`` (the SIS exports), ``lms`` (the LMS database) and
+    ``directory`` (accounts and groups in LDAP).
 
     Any datastore may then name them, this plugin's and a user's own alike.
     """
+    from .directory import Directory
     from .lms import LMS
     from .sis import SIS
 
-    return [SIS, LMS]
+    return [SIS, LMS, Directory]
 
 
 @hookimpl
 def dss_datastores(config: Config) -> list[Datastore]:
-    """Register the ``school`` datastore: the SIS exports are the truth, the LMS follows."""
+    """Register the datastores: the SIS exports are the truth, the destinations follow.
+
+    * ``school``: the LMS only; it needs no server (SQLite by default).
+    * ``school-all``: the LMS and the directory in one run, one source feeding
+      two destinations. Its own name, not ``school`` growing a destination
+      when a directory is configured: what ``dss run NAME`` writes to never
+      depends on what else dss.toml holds.
+    """
     from dss_core import Datastore
 
     return [Datastore("school", source="sis", destinations=["lms"],
-                      description="SIS CSV exports -> LMS accounts, enrolments and cohorts")]
+                      description="SIS CSV exports -> LMS accounts, enrolments and cohorts"),
+            Datastore("school-all", source="sis", destinations=["lms", "directory"],
+                      description="SIS CSV exports -> the LMS and the directory (LDAP accounts "
+                                  "and groups)")]
 
 
 @hookimpl
 def dss_branches(tree: Tree) -> list[Branch] | None:
-    """The cohorts, an add-on: a ``groups`` branch on this plugin's trees ``sis`` and ``lms``.
+    """The cohorts, an add-on: a ``groups`` branch on this plugin's trees ``sis``, ``lms``
+    and ``directory``.
 
     On the SIS side the cohorts are derived from ``users``; on the LMS side
-    they are the ``lms_cohorts`` and ``lms_cohort_members`` tables. Another
-    plugin's tree that happens to be called ``sis`` or ``lms`` is left alone.
+    they are the ``lms_cohorts`` and ``lms_cohort_members`` tables; in the
+    directory, ``groupOfNames`` entries. Another plugin's tree that happens
+    to be called ``sis``, ``lms`` or ``directory`` is left alone.
     """
     if tree.name == "sis":
         from . import sis
@@ -55,4 +70,8 @@ def dss_branches(tree: Tree) -> list[Branch] | None:
         from . import lms
 
         return [lms.GROUPS] if isinstance(tree, lms.LMS) else None
+    if tree.name == "directory":
+        from . import directory
+
+        return [directory.GROUPS] if isinstance(tree, directory.Directory) else None
     return None
