@@ -235,11 +235,12 @@ class Tally:
 
 
 def summary_table(title: str, tally: Tally) -> Any:
-    """Branches down, action kinds across, a total column, then the outcome columns a run has."""
+    """Branches down, action kinds across and their total, then model errors and the outcome
+    columns (failed, skipped, held, dropped, not implemented), each only when a run has any."""
     from rich import box
     from rich.table import Table
 
-    kinds = [k for k in KINDS if k != ERROR or tally.errors]
+    kinds = [k for k in KINDS if k != ERROR]
     shown = [c for c in COLUMNS if any(o.get(c) for o in tally.outcomes.values())]
     table = Table(box=box.SIMPLE_HEAD, title=title, title_justify="left",
                   show_footer=len(tally.kinds) > 1)
@@ -252,12 +253,16 @@ def summary_table(title: str, tally: Tally) -> Any:
     table.add_column("branch", footer="total")
     for kind in kinds:
         table.add_column(kind, justify="right", footer=_cell(totals[kind]))
-    table.add_column("total", justify="right", footer=_cell(sum(totals.values())))
+    table.add_column("total", justify="right", footer=_cell(tally.actions))
+    if tally.errors:
+        table.add_column(ERROR, justify="right", footer=_cell(totals[ERROR]))
     for column in shown:
         table.add_column(column, justify="right", footer=_cell(outcome_totals[column]))
-    for branch in tally.kinds:  # as the actions come: in branch order
-        counts, outcomes = tally.kinds[branch], tally.outcomes.get(branch, Counter())
-        table.add_row(branch, *(_cell(counts[k]) for k in kinds), _cell(sum(counts.values())),
+    for branch, counts in tally.kinds.items():  # as the actions come: in branch order
+        outcomes = tally.outcomes.get(branch, Counter())
+        errors = [_cell(counts[ERROR])] if tally.errors else []
+        table.add_row(branch, *(_cell(counts[k]) for k in kinds),
+                      _cell(sum(counts[k] for k in kinds)), *errors,
                       *(_cell(outcomes[c]) for c in shown))
     return table
 
