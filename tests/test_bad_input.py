@@ -220,8 +220,8 @@ def suspended_date(s: Setup) -> None:
     """lms_users.suspended is a DATE where dss-sql's mapping writes booleans (True cannot be one)."""
     if not s.sqlite:
         s.sql("ALTER TABLE lms_users ALTER COLUMN suspended DROP DEFAULT",
-              "ALTER TABLE lms_users ALTER COLUMN suspended TYPE DATE USING NULL",
-              "ALTER TABLE lms_users ALTER COLUMN suspended DROP NOT NULL")
+              "ALTER TABLE lms_users ALTER COLUMN suspended DROP NOT NULL",
+              "ALTER TABLE lms_users ALTER COLUMN suspended TYPE DATE USING NULL")
         return
     s.sql("CREATE TABLE lms_users_new (idnumber VARCHAR(64) NOT NULL PRIMARY KEY, "
           "username VARCHAR(100) NOT NULL, name VARCHAR(200) NOT NULL, "

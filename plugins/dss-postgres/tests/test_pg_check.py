@@ -39,7 +39,7 @@ class Account(Model):
     firstname: str
     age: str = ""
     confirmed: bool = True
-''', 'retire={"suspended": True}')
+''', 'retire={"suspended": "yes"}')
 FITTING = '''
 class Account(Model):
     firstname: str
@@ -151,14 +151,14 @@ def test_check_names_every_problem_and_leaves_the_rows(moodle, dss_postgres_url)
         "age: int in Account, or make the column VARCHAR or TEXT",
         "error: lms.users: column mdl_user.confirmed is SMALLINT (int) but Account.confirmed is "
         "bool; declare confirmed: int in Account, or make the column BOOLEAN",
-        "error: lms.users: retire value True (bool) does not fit column mdl_user.suspended "
-        'SMALLINT: write 1 and set active={"suspended": 0}',
+        "error: lms.users: retire value 'yes' (str) does not fit column mdl_user.suspended "
+        "SMALLINT: write an int",
     ]
     assert found[4].startswith("error: lms.users: table 'mdl_user' (postgresql+psycopg://")
     assert "column 'auth' is NOT NULL without a default" in found[4]
-    # PostgreSQL refuses the importer's read too: `suspended IS DISTINCT FROM true`
-    assert found[5].startswith("error: lms.users: reading mdl_user: operator does not exist: "
-                               "smallint = boolean")
+    # PostgreSQL refuses the importer's read too: `suspended IS DISTINCT FROM 'yes'`
+    assert found[5].startswith("error: lms.users: reading mdl_user: invalid input syntax for type "
+                               'smallint: "yes"')
     assert len(found) == 6, checked.stdout
     assert "destination lms.groups: not read (the error above)" in checked.stdout
     assert checked.stdout.rstrip().endswith("check failed")
@@ -169,19 +169,18 @@ def test_check_names_every_problem_and_leaves_the_rows(moodle, dss_postgres_url)
     assert snapshot(dss_postgres_url) == before
 
 
-def test_run_refuses_null_over_a_not_null_smallint_before_any_write(moodle, dss_postgres_url):
+def test_a_live_value_comes_from_the_column_default_when_active_is_not_declared(
+        moodle, dss_postgres_url):
+    """retire={"suspended": 1} alone: a live row's suspended is the column's DEFAULT 0 (Moodle's
+    own), so check passes and the run writes 0 on new rows, 1 on the leaver, and converges."""
     run_sql(dss_postgres_url, *SCHEMA, LINK_TABLE)
-    before = snapshot(dss_postgres_url)
-    message = ('lms.users: active value None for NOT NULL column mdl_user.suspended: set '
-               'active={"suspended": 0} (the generic new writes it on every row)')
     checked = moodle(FITTING, 'retire={"suspended": 1}', "check", "moodle")
-    assert checked.returncode == 2, checked
-    assert errors(checked) == [f"error: {message}"]
-    assert "destination lms.users: 2 objects from 2 records (mdl_user)" in checked.stdout
+    assert checked.returncode == 0, checked
     ran = moodle(FITTING, 'retire={"suspended": 1}', "run", "moodle")
-    assert ran.returncode == 2, ran
-    assert ran.stderr.strip() == f"dss: error: {message}"
-    assert snapshot(dss_postgres_url) == before
+    assert ran.returncode == 0, ran
+    rows = snapshot(dss_postgres_url)
+    assert [(r[0], r[4]) for r in rows["mdl_user"]] == [("u1", 0), ("u2", 0), ("u9", 1)]
+    assert "Nothing to do" in moodle(FITTING, 'retire={"suspended": 1}', "plan", "moodle").stdout
 
 
 def test_the_fixes_check_names_make_a_run_work(moodle, dss_postgres_url):

@@ -663,9 +663,12 @@ class SQLHandler(Handler):
         if fits(type(adapted), column, self.connection.dialect):
             return None
         target = column_python_type(column)
-        assert target is not None
-        ok, fixed = converted(value, target)
-        fix = f"write {fixed!r}" if ok else f"write a {target.__name__}"
+        if target is None:  # a date or time column
+            fix = "write a date (an ISO string) or NOW"
+        else:
+            ok, fixed = converted(value, target)
+            article = "an" if target.__name__[0] in "aeiou" else "a"
+            fix = f"write {fixed!r}" if ok else f"write {article} {target.__name__}"
         return (f"{what} value {value!r} ({type(value).__name__}) does not fit column {name} "
                 f"{self._type(column)}: {fix}")
 

@@ -466,13 +466,17 @@ def fits(kind: type, column: Any, dialect: Any = None) -> bool:
     """True when a value of Python type ``kind`` can be written to ``column`` and read back.
 
     Only bool, int, float and str are judged; any other type, or a column of
-    any other type (dates, decimals, JSON), fits. An int fits a float column,
+    any other type (decimals, JSON), fits, except that a date or timestamp
+    column takes no bool or number (a str may be an ISO date; the current
+    time is :data:`NOW`). An int fits a float column,
     anything fits a text column (the handler writes its text), and a bool
     fits MySQL's TINYINT, which is how MySQL spells BOOLEAN. A bool in an
     INTEGER or SMALLINT column, or a str in an INTEGER one, does not: SQLite
     takes it, PostgreSQL refuses every row.
     """
     target = column_python_type(column)
+    if target is None and is_time(column):
+        return kind not in (bool, int, float)
     if target is None or kind not in SIMPLE_TYPES or kind is target:
         return True
     if target is str or (kind is int and target is float):

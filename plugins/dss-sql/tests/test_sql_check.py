@@ -246,7 +246,7 @@ def test_retire_and_active_values_are_adapted_to_the_column(db_url):
         dest.handler(dest, None).verify()
     assert info.value.problems == [
         "lms.users: retire value 'yes' (str) does not fit column mdl_user.suspended "
-        f"{types(db_url)[1]}: write a int"]
+        f"{types(db_url)[1]}: write an int"]
 
 
 def test_begin_refuses_before_anything_is_written(db_url):
