@@ -52,7 +52,7 @@ from .history import RunEntry, history_of, keep_count
 from .json_report import report_data
 
 #: Actions listed one by one (failures first); the rest are counted, and all are in --report.
-MAX_ROWS = 20_000
+MAX_ROWS = 5_000
 #: Elements of a set or list shown in a value; the rest are counted.
 MAX_ELEMENTS = 25
 #: Characters of one value shown.

@@ -35,7 +35,11 @@
     select.value = known ? value : "";
   }
 
-  search.addEventListener("input", filter);
+  var pending = null;  // typing in a long list: filter once the keys pause, not at each one
+  search.addEventListener("input", function () {
+    clearTimeout(pending);
+    if (rows.length > 2000) { pending = setTimeout(filter, 150); } else { filter(); }
+  });
   [kind, branch, status].forEach(function (select) { select.addEventListener("change", filter); });
   document.getElementById("filters").addEventListener("reset", function () { setTimeout(filter, 0); });
   document.querySelectorAll(".chart .bar").forEach(function (bar) {
