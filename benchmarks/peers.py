@@ -70,8 +70,8 @@ COUNT_KEYS = ("new", "removed", "changed_rows", "changed_cells", "groups_to_add"
 #: 24 GiB, from issue 12), used to skip a contender that would not fit
 PRIOR_MIB_PER_M = {"dss": 2400, "dss+derived": 3200, "plain": 1600, "duckdb": 500,
                    "polars": 1400, "csv-diff": 6000}
-#: peak memory of yardsticks/gen_data.py per million rows per side (MiB, measured at 1M)
-GEN_MIB_PER_M = 1000
+#: peak memory of yardsticks/gen_data.py per million rows per side (MiB; 540 measured at 1M)
+GEN_MIB_PER_M = 600
 #: contenders that are Python all the way: RLIMIT_AS is their guard (DuckDB and polars
 #: reserve address space they never touch, so only the estimate guards them)
 PURE_PYTHON = ("dss", "plain", "csv-diff")
