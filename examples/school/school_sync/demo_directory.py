@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import sys
 import time
@@ -30,11 +31,22 @@ PASSWORD_FILE = "bind-password"
 
 
 def start(folder: Path) -> str:
-    """Start slapd in ``folder`` (a fresh one: an earlier server there is stopped); its URL."""
+    """Start a fresh slapd in ``folder`` (an earlier server there is stopped, its data removed).
+
+    Returns its URL; raises RuntimeError (slapd's own words) or FileNotFoundError (no slapd).
+    """
     from dss_ldap.testing import ROOT_PASSWORD, start_slapd
 
+    folder = folder.resolve()  # slapd.conf names its files by absolute paths
     stop(folder)
-    server = start_slapd(folder)
+    shutil.rmtree(folder, ignore_errors=True)
+    try:
+        server = start_slapd(folder)
+    except FileNotFoundError:
+        raise
+    except Exception as exc:  # started but not ready (slapd keeps running): stop it
+        stop(folder)
+        raise RuntimeError(f"slapd did not start in {folder}: {exc}") from exc
     secret = folder / PASSWORD_FILE
     secret.unlink(missing_ok=True)
     fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -336,3 +336,39 @@ def test_generate_needs_the_password_and_never_prints_it(tmp_path: Path, dss_lda
         f"{dss_ldap.server.root_dn}: ")
     assert wrong not in refused.stdout + refused.stderr
     assert not (tmp_path / "lms.sqlite").exists() and not (tmp_path / "dss.toml").exists()
+
+
+def test_the_demo_directory_starts_afresh_and_stops(tmp_path: Path, dss_slapd: Any) -> None:
+    """`.ci/demo`'s slapd (DSS_DEMO_DIRECTORY=1): a second start replaces the first, stop ends it."""
+    from school_sync import demo_directory
+
+    folder = tmp_path / "slapd"
+    urls = []
+    for _ in range(2):
+        done = subprocess.run([sys.executable, "-m", "school_sync.demo_directory", "start",
+                               str(folder)], env=environ(""), capture_output=True, text=True,
+                              timeout=120)
+        assert done.returncode == 0, done.stdout + done.stderr
+        urls.append(done.stdout.strip())
+        pid = int((folder / "slapd.pid").read_text())
+        assert oct((folder / demo_directory.PASSWORD_FILE).stat().st_mode & 0o777) == "0o600"
+    assert all(url.startswith("ldap://127.0.0.1:") for url in urls)
+    import ldap3
+
+    password = (folder / demo_directory.PASSWORD_FILE).read_text()
+    assert password not in done.stdout + done.stderr
+    conn = ldap3.Connection(urls[1], dss_slapd.root_dn, password, auto_bind=True)
+    assert conn.search(dss_slapd.suffix, "(objectClass=*)", "BASE")
+    conn.unbind()
+    assert demo_directory.stop(folder) is True
+    with pytest.raises(ProcessLookupError):
+        os.kill(pid, 0)
+    assert demo_directory.stop(folder) is False  # nothing left to stop
+
+
+def test_the_demo_script_has_the_opt_in_directory() -> None:
+    script = (Path(__file__).resolve().parents[3] / ".ci" / "demo").read_text(encoding="utf-8")
+    for text in ('"${DSS_DEMO_DIRECTORY:-0}" = 1', "school_sync.demo_directory start",
+                 "--directory", "plan school-all", "run school-all --report",
+                 "trap stop_slapd EXIT"):
+        assert text in script, text
