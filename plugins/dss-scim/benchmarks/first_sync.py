@@ -2,10 +2,11 @@
 
 Starts scim2-server (in-memory, on a free loopback port, with a bearer token),
 then applies the plan of a CSV-like source (users with name, given name and
-primary email; 200 groups of 25 members) through the SCIM mapping handler,
-one request per action as ``dss run`` does. Then, for comparison, the same
-5,000 new users through ``SCIMHandler.handle_batch`` (Bulk requests of up to
-the service's maxOperations) into a fresh server.
+primary email; 200 groups of 25 members) through the SCIM mapping handler and
+the engine, as ``dss run`` does: twice, each into a fresh server, once with
+``bulk = false`` (one request per action) and once with the default (the
+runner hands independent actions of one method to ``handle_batch``, which
+sends Bulk requests of up to the service's maxOperations).
 
     .venv/bin/python plugins/dss-scim/benchmarks/first_sync.py [--users 5000]
 """
@@ -23,7 +24,7 @@ from conftest import Person, Team, apply  # noqa: E402  (the tests' models and r
 from dss_scim import ResourceMap, SCIMMapping  # noqa: E402
 from dss_scim.testing import start_server  # noqa: E402
 
-from dss_core import Branch, Config, Datastore, Run, Tree  # noqa: E402
+from dss_core import Branch, Config, Datastore, Tree  # noqa: E402
 
 
 def mapping() -> SCIMMapping:
@@ -61,14 +62,37 @@ def trees(data: dict[str, list[dict[str, object]]], m: SCIMMapping) -> tuple[typ
     return SIS, IdP
 
 
-def open_sync(server: object, data: dict[str, list[dict[str, object]]]) -> tuple[Tree, Tree]:
+def open_sync(server: object, data: dict[str, list[dict[str, object]]],
+              bulk: bool = True) -> tuple[Tree, Tree]:
     SIS, IdP = trees(data, mapping())
-    config = Config({"trees": {"idp": {"url": server.url, "token": server.token}}},  # type: ignore[attr-defined]
-                    environ={})
+    config = Config({"trees": {"idp": {"url": server.url, "token": server.token,  # type: ignore[attr-defined]
+                                       "bulk": bulk}}}, environ={})
     source, (dest,) = Datastore("bench", SIS, [IdP]).open(config)
     source.load()
     dest.load()
     return source, dest
+
+
+def first_sync(data: dict[str, list[dict[str, object]]], users: int, bulk: bool) -> None:
+    server = start_server()
+    try:
+        source, dest = open_sync(server, data, bulk)
+        actions = len(list(source - dest))
+        started = time.perf_counter()
+        summary = apply(source, dest)
+        seconds = time.perf_counter() - started
+        assert summary.failed == 0, summary.results[:3]
+        how = "Bulk requests (the default)" if bulk else "one request per action (bulk = false)"
+        print(f"first sync, {how}: {actions} actions ({users} new_users, "
+              f"{len(data['groups'])} new_groups with members) in {seconds:.1f} s = "
+              f"{actions / seconds:.0f} actions/s")
+        started = time.perf_counter()
+        source, dest = open_sync(server, data, bulk)
+        print(f"  reading {users} users and {len(data['groups'])} groups back: "
+              f"{time.perf_counter() - started:.1f} s; plan afterwards: "
+              f"{len(list(source - dest))} actions")
+    finally:
+        server.stop()
 
 
 def main() -> None:
@@ -76,43 +100,8 @@ def main() -> None:
     parser.add_argument("--users", type=int, default=5000)
     args = parser.parse_args()
     data = records(args.users)
-
-    server = start_server()
-    try:
-        source, dest = open_sync(server, data)
-        actions = len(list(source - dest))
-        started = time.perf_counter()
-        summary = apply(source, dest)
-        seconds = time.perf_counter() - started
-        assert summary.failed == 0, summary.results[:3]
-        print(f"first sync, one request per action: {actions} actions "
-              f"({args.users} new_users, {len(data['groups'])} new_groups with members) "
-              f"in {seconds:.1f} s = {actions / seconds:.0f} actions/s")
-        started = time.perf_counter()
-        source, dest = open_sync(server, data)
-        print(f"reading {args.users} users and {len(data['groups'])} groups back: "
-              f"{time.perf_counter() - started:.1f} s; plan afterwards: "
-              f"{len(list(source - dest))} actions")
-    finally:
-        server.stop()
-
-    server = start_server()
-    try:
-        source, dest = open_sync(server, {"users": data["users"], "groups": []})
-        news = list(source - dest)
-        handler = dest.handler(dest, Run.create("apply", source.plugins, source.config))
-        handler.begin()
-        started = time.perf_counter()
-        try:
-            results = handler.handle_batch(news)
-        finally:
-            handler.end(False)
-        seconds = time.perf_counter() - started
-        assert all(r.status.value == "success" for r in results)
-        print(f"the same new_users as Bulk requests (handle_batch): {len(news)} actions in "
-              f"{seconds:.1f} s = {len(news) / seconds:.0f} actions/s")
-    finally:
-        server.stop()
+    first_sync(data, args.users, bulk=False)
+    first_sync(data, args.users, bulk=True)
 
 
 if __name__ == "__main__":

@@ -67,9 +67,17 @@ class SCIMHandler(Handler):
         Setting("bulk", bool, True, "send batches as Bulk requests when the service offers Bulk"),
     )
     mapping: ClassVar[ResourceMapping | None] = None
+    #: the runner hands :meth:`handle_batch` up to this many independent actions of one method
+    batch_actions: ClassVar[int] = 200
 
     service: Service
     bound: dict[str, Bound]
+
+    def batchable(self, action: Action) -> bool:
+        """A mapped action the generic method handles (a subclass's own method goes one by one)."""
+        found = self.find_method(action)
+        return found is not None and getattr(type(self), found[0], None) is getattr(
+            SCIMHandler, action.kind, object())
 
     # -- connection ------------------------------------------------------------------
     def connect(self) -> Service:
@@ -409,10 +417,9 @@ class SCIMHandler(Handler):
         one by one (which is what happens when the service offers no Bulk, or
         the ``bulk`` setting is false). Each operation carries its own
         ``If-Match`` (``version``); the service answers each separately, so
-        one refused operation fails its action alone. The actions must not
-        depend on each other (a member added to a group created in the same
-        batch): the runner hands a handler one action at a time, so this is
-        for callers that know that (a first sync's ``new_users``).
+        one refused operation fails its action alone. The runner gives it
+        actions of one method that do not wait on each other (see
+        :meth:`dss_core.Handler.handle_batch`), up to :attr:`batch_actions`.
         """
         limits = self.service.bulk_limits() if self.settings.get("bulk", True) else None
         if limits is None:
