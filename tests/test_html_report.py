@@ -23,7 +23,7 @@ from typing import Any
 
 import pytest
 
-from dss_core.builtin.html_report import SPIKE_FLOOR, TrendPoint, spikes
+from dss_core.builtin.html_report import SPIKE_FLOOR, TrendPoint, labels, spikes
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 #: a name that would run a script, if it were not escaped
@@ -144,7 +144,7 @@ def test_the_trend_marks_a_night_of_many_retirements(dss: Callable[..., Any],
     trend = text[text.index('<section id="trend">'):text.index('<section id="list">')]
     assert trend.count("(this one)") >= 1
     assert len(re.findall(r'class="bar spike" data-kind="old"', trend)) == 1
-    assert "The last 6 runs that applied" in trend
+    assert "6 runs, oldest first: those that applied" in trend
 
 
 def test_spikes_against_the_median_of_the_runs_before() -> None:
@@ -159,6 +159,15 @@ def test_spikes_against_the_median_of_the_runs_before() -> None:
     first = [TrendPoint("a", "", {"new": 900}), TrendPoint("b", "", {"new": 1})]
     spikes(first)  # too few runs before to judge
     assert all(not p.spikes for p in first)
+
+
+def test_trend_labels_are_as_short_as_the_runs_allow() -> None:
+    nights = ["2025-05-12T02:00:03+00:00", "2025-05-13T02:00:01+00:00"]
+    assert labels(nights) == ["05-12", "05-13"]
+    assert labels([*nights, "2025-05-13T14:30:00+00:00"]) == ["05-12 02:00", "05-13 02:00",
+                                                              "05-13 14:30"]
+    assert labels(["2025-05-13T14:30:00+00:00", "2025-05-13T14:30:09+00:00", "?"]) == [
+        "14:30:00", "14:30:09", "?"]
 
 
 # -- in Chromium -----------------------------------------------------------------------------

@@ -27,6 +27,7 @@ trend of actions per run and kind from it.
 from __future__ import annotations
 
 import datetime as dt
+import io
 import json
 import re
 import sys
@@ -325,9 +326,15 @@ def history(ctx: click.Context, name: str | None, as_json: bool, plans: bool,
         return
     from rich.console import Console
 
-    # in a terminal as wide as it is; into a file or a pipe (cron mail) wide enough for every column
-    console = Console(highlight=False, width=None if sys.stdout.isatty() else WIDE)
-    console.print(_table(datastore, entries))
+    if sys.stdout.isatty():
+        Console(highlight=False).print(_table(datastore, entries))
+        return
+    # into a file or a pipe (cron's mail): wide enough for every column, no trailing blanks
+    console = Console(highlight=False, width=WIDE, file=io.StringIO())
+    with console.capture() as captured:
+        console.print(_table(datastore, entries))
+    for line in captured.get().splitlines():
+        click.echo(redact(line.rstrip()))
 
 
 @hookimpl

@@ -279,24 +279,36 @@ def spikes(points: Sequence[TrendPoint]) -> None:
             earlier.append(point)
 
 
-def _label(started: str) -> str:
-    try:
-        return dt.datetime.fromisoformat(started).strftime("%m-%d %H:%M")
-    except ValueError:
-        return started
+def labels(started: Sequence[str]) -> list[str]:
+    """Short x-axis labels: the day (``05-14``) when each run is on a day of its own, else the
+    day and time, else (every run within a day) the time to the second."""
+    whens: list[dt.datetime | None] = []
+    for text in started:
+        try:
+            whens.append(dt.datetime.fromisoformat(text))
+        except ValueError:
+            whens.append(None)
+    known = [w for w in whens if w is not None]
+    if len({w.date() for w in known}) == len(known):
+        form = "%m-%d"
+    elif len({w.strftime("%Y%m%d%H%M") for w in known}) == len(known):
+        form = "%m-%d %H:%M"
+    else:
+        form = "%H:%M:%S"
+    return [w.strftime(form) if w is not None else text for w, text in zip(whens, started,
+                                                                              strict=True)]
 
 
 def trend_points(entries: Iterable[RunEntry], data: Mapping[str, Any]) -> list[TrendPoint]:
     """The kept runs that applied (oldest first) and this one, last."""
-    points = []
-    for e in entries:
-        if e.mode != "apply":
-            continue
-        points.append(TrendPoint(_label(e.started), f"{e.started} run {e.id[:12]}", dict(e.kinds),
-                                 stopped=e.why if (e.exit_code or 0) >= 2 else ""))
+    runs = [e for e in entries if e.mode == "apply"]
     this = RunEntry.of(data)
     plan = this.mode != "apply"
-    points.append(TrendPoint("this plan" if plan else _label(this.started),
+    names = labels([e.started for e in [*runs, this]])
+    points = [TrendPoint(name, f"{e.started} run {e.id[:12]}", dict(e.kinds),
+                         stopped=e.why if (e.exit_code or 0) >= 2 else "")
+              for name, e in zip(names, runs, strict=False)]
+    points.append(TrendPoint("this plan" if plan else names[-1],
                              f"{this.started} {'plan' if plan else 'run'} {this.id[:12]} (this one)",
                              dict(this.kinds), current=True, plan=plan,
                              stopped=this.why if (this.exit_code or 0) >= 2 else ""))
@@ -379,6 +391,7 @@ def page(run: Run, summary: Summary, history: Sequence[RunEntry] = ()) -> dict[s
         "rejects_file": data["rejects_file"],
         "branch_chart": branch_chart(per_branch),
         "trend": trend_chart(points), "trend_runs": len(points), "jumps": current.notes,
+        "trend_kinds": [k for k in KINDS if any(p.kinds.get(k) for p in points)],
         "rows": rows, "rows_more": max(len(ordered) - MAX_ROWS, 0),
         "branches": sorted({r["branch"] for r in rows}),
         "row_kinds": [k for k in KINDS if any(r["kind"] == k for r in rows)],
