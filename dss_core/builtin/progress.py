@@ -20,16 +20,13 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from rich.console import Console, RenderableType
-from rich.live import Live
-from rich.progress_bar import ProgressBar
-from rich.spinner import Spinner
-from rich.table import Table
-from rich.text import Text
+from typing import TYPE_CHECKING, Any
 
 from ..actions import FAILED_STATUSES, Result
+
+if TYPE_CHECKING:  # rich is imported when a display is drawn: `dss --help` stays fast
+    from rich.console import Console, RenderableType
+    from rich.spinner import Spinner
 
 #: how often the display is drawn, per second (a drawing costs about 5 ms of the run's CPU)
 REFRESH = 4
@@ -136,12 +133,18 @@ class ProgressView:
 
     # -- what rich draws -----------------------------------------------------------------
     def _spinner(self, name: str) -> Spinner:
+        from rich.spinner import Spinner
+
         spinner = self._spinners.get(name)
         if spinner is None:
             spinner = self._spinners[name] = Spinner("dots", style="cyan")
         return spinner
 
     def __rich__(self) -> RenderableType:
+        from rich.progress_bar import ProgressBar
+        from rich.table import Table
+        from rich.text import Text
+
         now = self.clock()
         with self._lock:
             imports, applies = list(self.imports.values()), list(self.applies.values())
@@ -205,6 +208,9 @@ class LiveProgress:
     """
 
     def __init__(self, console: Console | None = None) -> None:
+        from rich.console import Console
+        from rich.live import Live
+
         self.view = ProgressView()
         self.console = console or Console(stderr=True, highlight=False)
         self.live = Live(self.view, console=self.console, refresh_per_second=REFRESH,
