@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -166,3 +167,25 @@ class Result:
         data = self.action.to_dict()
         data.update(result=self.status.value, result_message=self.message, handler=self.handler)
         return data
+
+
+_CHANGES = (UPDATE, ADD, REMOVE)
+
+
+def units(actions: Sequence[Action]) -> Iterator[list[Action]]:
+    """The plan in units: consecutive changes of one object together, every other action alone.
+
+    A unit is what a handler applies whole (see :meth:`dss_core.Handler.object_unit`).
+    """
+    unit: list[Action] = []
+    for action in actions:
+        if unit and (action.kind not in _CHANGES or (action.branch, action.idnumber) != (
+                unit[0].branch, unit[0].idnumber)):
+            yield unit
+            unit = []
+        if action.kind in _CHANGES:
+            unit.append(action)
+        else:
+            yield [action]
+    if unit:
+        yield unit

@@ -257,12 +257,14 @@ def _run_or_plan(ctx: click.Context, name: str | None, mode: str, report: Path |
                  quiet: bool, fail_fast: bool, extra: dict[str, Any]) -> None:
     from .gates import Allowances
     from .runner import Run, check_report_path, execute
+    from .selection import Selection
     from .state import StateDir, state_folder
     from .trees import open_datastore
 
     if report is not None:
         check_report_path(report)
     allow = Allowances.parse(extra.pop("accept", ()), extra.pop("allow_deletions", ()))
+    select = Selection.parse(extra.pop("only", ()), extra.pop("limit", None), extra.pop("id", ()))
     session = _session(ctx)
     config = session.config
     config.options.update(extra)
@@ -271,7 +273,7 @@ def _run_or_plan(ctx: click.Context, name: str | None, mode: str, report: Path |
     source, dests = open_datastore(datastore, config, session.plugins, session.registry.trees)
     run = Run.create(mode, session.plugins, config, datastore=datastore.name,
                      stop_on_failure=fail_fast, report_path=report, verbose=session.verbose,
-                     allow=allow, state=StateDir(state_folder(config), datastore.name))
+                     allow=allow, select=select, state=StateDir(state_folder(config), datastore.name))
     with _run_lock(run):  # held from before the import until the report is written
         if not run.dry_run:  # each action's intent and outcome, in the state folder
             from .journal import Journal

@@ -11,37 +11,20 @@ misleading "duplicate key" every night after): the object's own ``new``
 failed or was skipped, it is retired in this run, or it is in neither the
 source nor the destination.
 
-:func:`units` cuts a plan into the units a handler applies whole: one
+:func:`~dss_core.actions.units` cuts a plan into the units a handler applies whole: one
 ``new`` or ``old``, or all the updates of one object (see
 :meth:`dss_core.Handler.object_unit`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable
 from typing import Any
 
-from .actions import ADD, NEW, OLD, REMOVE, UPDATE, Action, Result, Status
+from .actions import ADD, NEW, OLD, REMOVE, Action, Result, Status
 from .declaration import TreeDeclaration
 
-_CHANGES = (UPDATE, ADD, REMOVE)
 _FAILED = (Status.FAILURE, Status.EXCEPTION, Status.SKIPPED, Status.NOT_IMPLEMENTED)
-
-
-def units(actions: Sequence[Action]) -> Iterator[list[Action]]:
-    """The plan in units: consecutive changes of one object together, every other action alone."""
-    unit: list[Action] = []
-    for action in actions:
-        if unit and (action.kind not in _CHANGES or (action.branch, action.idnumber) != (
-                unit[0].branch, unit[0].idnumber)):
-            yield unit
-            unit = []
-        if action.kind in _CHANGES:
-            unit.append(action)
-        else:
-            yield [action]
-    if unit:
-        yield unit
 
 
 class Dependencies:

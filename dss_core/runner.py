@@ -11,9 +11,9 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from .actions import ERROR, FAILED_STATUSES, Action, Result, Status
+from .actions import ERROR, FAILED_STATUSES, Action, Result, Status, units
 from .declaration import TreeDeclaration
-from .dependencies import Dependencies, units
+from .dependencies import Dependencies
 from .diff import diff
 from .errors import ConfigurationError, DssError, GateError
 from .gates import check_limits, check_source, source_snapshots
@@ -149,6 +149,7 @@ def _execute(run: Run, source: TreeDeclaration, destinations: Sequence[TreeDecla
              summary: Summary, saved: SavedPlan | None = None) -> None:
     hook = run.plugins.hook
     run.allow.check_names([source, *destinations])
+    run.select.check_names(source, destinations)
     for dest in destinations:
         source.check_mirror(dest)
         for branch in dest.branch_order:
@@ -200,6 +201,7 @@ def _execute(run: Run, source: TreeDeclaration, destinations: Sequence[TreeDecla
         result = Result(action, Status.HELD, why)
         summary.add(result)
         hook.dss_report_result(run=run, result=result)
+    plans, summary.left_out = run.select.pick(plans)  # --only, --limit, --id
     model_errors = [a for _, actions in plans for a in actions if a.kind == ERROR]
     trips = [line for dest, actions in plans for line in check_limits(dest, actions, run.allow)]
     if run.dry_run:

@@ -19,6 +19,7 @@ from .gates import Allowances
 from .interrupts import StopRequest
 from .journal import Journal
 from .rejects import BadRecord
+from .selection import Selection
 from .state import SourceSnapshot, StateDir
 
 if TYPE_CHECKING:
@@ -42,6 +43,7 @@ class Run:
     options: dict[str, Any] = field(default_factory=dict)
     verbose: int = 0
     allow: Allowances = field(default_factory=Allowances)  # --accept, --allow-deletions
+    select: Selection = field(default_factory=Selection)  # --only, --limit, --id
     state: StateDir | None = None  # where the last accepted source is kept; None: no source gates
     journal: Journal | None = None  # where each action's intent and outcome go (dss run)
     stop: StopRequest = field(default_factory=StopRequest)  # Ctrl-C / SIGTERM while applying
@@ -76,6 +78,7 @@ class Summary:
     sources: dict[str, SourceSnapshot] = field(default_factory=dict)  # tonight's source
     quarantined: list[BadRecord] = field(default_factory=list)  # bad records set aside
     rejects_path: Path | None = None  # where they were written (the rejects file)
+    left_out: int = 0  # actions of the plan --only, --limit or --id left for another run
 
     def add(self, result: Result) -> None:
         a = result.action
