@@ -66,10 +66,11 @@ GIB = 1 << 30
 MIB = 1 << 20
 COUNT_KEYS = ("new", "removed", "changed_rows", "changed_cells", "groups_to_add",
               "groups_to_remove")
-#: peak memory per million rows per side before anything is measured (MiB; 2 cores,
-#: 24 GiB, from issue 12), used to skip a contender that would not fit
-PRIOR_MIB_PER_M = {"dss": 2400, "dss+derived": 3200, "plain": 1600, "duckdb": 500,
-                   "polars": 1400, "csv-diff": 6000}
+#: peak memory per million rows per side before anything is measured in this run (MiB:
+#: measured at 1M rows per side on 2026-11-27, plus about 10%), used to skip a contender
+#: that would not fit
+PRIOR_MIB_PER_M = {"dss": 2600, "dss+derived": 2900, "plain": 1700, "duckdb": 510,
+                   "polars": 1100, "csv-diff": 2000}
 #: peak memory of yardsticks/gen_data.py per million rows per side (MiB; 540 measured at 1M)
 GEN_MIB_PER_M = 600
 #: contenders that are Python all the way: RLIMIT_AS is their guard (DuckDB and polars
