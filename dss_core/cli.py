@@ -220,15 +220,24 @@ def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> N
 @click.option("--block", multiple=True, metavar="NAME", help="Do not load this plugin (repeatable).")
 @click.option("--strict-plugins", is_flag=True, help="A plugin that fails to load is an error.")
 @click.option("-v", "--verbose", count=True,
-              help="Show every result, and tracebacks; -vv also traces every hook call.")
+              help="Show every result and tracebacks; -vv also the run's steps (INFO log lines) "
+                   "and every hook call; -vvv each action (DEBUG).")
+@click.option("--log-file", type=click.Path(dir_okay=False, writable=True), default=None,
+              metavar="PATH", help="Append log lines to PATH (0600): INFO and above, DEBUG with "
+                                   "-vv. For cron.")
+@click.option("--log-json", is_flag=True, help="Write log lines as JSON objects.")
 @click.pass_context
 def cli(ctx: click.Context, config_path: str | None, no_plugins: bool | None, only: tuple[str, ...],
-        block: tuple[str, ...], strict_plugins: bool, verbose: int) -> None:
+        block: tuple[str, ...], strict_plugins: bool, verbose: int, log_file: str | None,
+        log_json: bool) -> None:
     """dss: one-way sync from a source of truth to destinations.
 
     Trees, branches and handlers come from installed plugins (entry-point
     group `dss`); `dss list` shows them.
     """
+    from .logs import configure
+
+    configure(verbose, log_file, log_json)
     # the session was made from these same options in DssGroup.parse_args
     _session(ctx)
 

@@ -5,6 +5,7 @@ Reporting goes through the reporting hooks only; nothing here prints.
 
 from __future__ import annotations
 
+import logging
 import os
 import traceback
 from collections.abc import Callable, Iterator, Sequence
@@ -23,6 +24,8 @@ from .loading import importer_for, load_tree
 from .quarantine import Quarantine, check_quarantine, rejects_path, write_rejects
 from .rejects import BadRecord
 from .runs import APPLY, PLAN, Run, Summary
+
+log = logging.getLogger(__name__)
 
 __all__ = ["APPLY", "PLAN", "Run", "SavedPlan", "Summary", "check_report_path", "execute", "handle"]
 
@@ -106,10 +109,14 @@ def execute(run: Run, source: TreeDeclaration, destinations: Sequence[TreeDeclar
     summary = Summary()
     if run.report_path is not None:
         check_report_path(run.report_path)
+    log.info("%s %s: run %s, source %s, destinations %s", run.mode, run.datastore or "-", run.id,
+             source.name, ", ".join(d.name for d in destinations))
     try:
         with run.stop.catching():
             _execute(run, source, destinations, load, summary, saved)
     except Exception as exc:
+        log.info("run %s stopped: %s (exit %s)", run.id, type(exc).__name__,
+                 exc.exit_code if isinstance(exc, DssError) else 2)
         summary.error = str(exc) if isinstance(exc, DssError) else f"{type(exc).__name__}: {exc}"
         summary.error_code = exc.exit_code if isinstance(exc, DssError) else 2
         if isinstance(exc, GateError):
@@ -119,6 +126,9 @@ def execute(run: Run, source: TreeDeclaration, destinations: Sequence[TreeDeclar
         hook.dss_report_finish(run=run, summary=summary)
         raise
     _write_rejects(run, summary)
+    log.info("run %s done: %d actions, %d failed, %d held back, %d left out; exit %d", run.id,
+             len(summary.results), summary.failed, summary.held, summary.left_out,
+             summary.exit_code)
     hook.dss_report_finish(run=run, summary=summary)
     return summary
 
@@ -162,6 +172,8 @@ def _execute(run: Run, source: TreeDeclaration, destinations: Sequence[TreeDecla
         def done(branch: str, count: int) -> None:
             summary.imported[(tree.name, branch)] = count
             summary.objects[(tree.name, branch)] = len(tree.branch(branch))
+            log.info("imported %s.%s: %d records, %d objects, %d bad", tree.name, branch, count,
+                     len(tree.branch(branch)), len(tree.branch(branch).rejects))
             hook.dss_import_done(run=run, tree=tree, branch=branch, count=count)
         load_tree(tree, on_branch=done)
 
@@ -202,11 +214,18 @@ def _execute(run: Run, source: TreeDeclaration, destinations: Sequence[TreeDecla
         summary.add(result)
         hook.dss_report_result(run=run, result=result)
     plans, summary.left_out = run.select.pick(plans)  # --only, --limit, --id
+    for dest, actions in plans:
+        log.info("plan for %s: %d actions", dest.name, len(actions))
+    if quarantine:
+        log.info("quarantined %d bad records; %d actions held back", len(quarantine), len(held))
     model_errors = [a for _, actions in plans for a in actions if a.kind == ERROR]
     trips = [line for dest, actions in plans for line in check_limits(dest, actions, run.allow)]
     if run.dry_run:
+        debug = log.isEnabledFor(logging.DEBUG)
         for _, actions in plans:
             for action in actions:
+                if debug:
+                    log.debug("%s: planned", action.message)
                 result = Result(action, Status.PLANNED)
                 summary.add(result)
                 hook.dss_report_result(run=run, result=result)
@@ -279,6 +298,7 @@ def _apply(run: Run, source: TreeDeclaration, dest: TreeDeclaration, handler: Ha
         hook.dss_report_result(run=run, result=result)
 
     journal = run.journal
+    debug = log.isEnabledFor(logging.DEBUG)
     for unit in _batches(units(actions), handler, deps):
         if run.stop.requested and not summary.interrupted:
             summary.interrupted = run.stop.name
@@ -299,7 +319,11 @@ def _apply(run: Run, source: TreeDeclaration, dest: TreeDeclaration, handler: Ha
             results = _apply_object(run, dest, handler, unit, [deps.blocked(a) for a in unit])
         if journal is not None:
             journal.record(numbers, results)
+        if isinstance(unit, _Batch):
+            log.info("%s: a batch of %d applied", unit[0].method, len(unit))
         for result in results:
+            if debug:  # the message is built only when it is logged
+                log.debug("%s: %s %s", result.action.message, result.status.value, result.message)
             report(result)
         if run.stop_on_failure and any(r.status in FAILED_STATUSES for r in results):
             summary.stopped = True

@@ -16,6 +16,7 @@ import difflib
 import glob
 import io
 import itertools
+import logging
 import os
 import re
 import sys
@@ -47,6 +48,8 @@ _CONTROL_NAMES = dict(zip(_CONTROLS, [
     "NUL", "SOH", "STX", "ETX", "EOT", "ENQ", "ACK", "BEL", "BS", "HT", "LF", "VT", "FF", "CR",
     "SO", "SI", "DLE", "DC1", "DC2", "DC3", "DC4", "NAK", "SYN", "ETB", "CAN", "EM", "SUB", "ESC",
     "FS", "GS", "RS", "US", "DEL"], strict=True))
+log = logging.getLogger(__name__)
+
 _CHUNK = 1 << 16  # characters of lines searched for control characters at once
 # What a NUL becomes in the lines csv reads once a control character was found (the file is
 # refused anyway): csv modules that raise on NUL and those that pass it on then act alike.
@@ -343,6 +346,8 @@ class CSVImporter(Importer):
         except OSError as exc:
             raise InputError(f"cannot open: {exc.strerror}", Origin(name)) from None
         stack.enter_context(fh)
+        log.info("%s.%s: reading %s (%s%s)", self.tree.name, self.branch, name, s.encoding,
+                 ", bad rows quarantined" if s.quarantine else "")
         lines = _Lines(fh, s.table, s.search)
         reader = csv.reader(lines, **s.dialect)
         source = _Source(name, _rows(reader, lines, file, name, s.encoding, s.limit, s.locate,
