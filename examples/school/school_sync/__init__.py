@@ -1,12 +1,15 @@
 """school_sync: the example in-house dss plugin.
 
 A school's information system (SIS) exports CSV files every night; the
-LMS's accounts, class enrolments and cohorts must follow. See README.md.
+LMS's accounts, class enrolments and cohorts must follow, and, with the
+``school-all`` datastore, a directory's accounts and groups too. See README.md.
 
 Modules: ``models`` (what is compared), ``groups`` (the grouping rule),
 ``sis`` (the source tree), ``lms`` (the destination tree and its handler),
-``schema`` (the LMS tables), ``plugin`` (the hook implementations),
-``generate`` (demo data).
+``directory`` (the second destination: an LDAP mapping), ``schema`` (the
+LMS tables), ``plugin`` (the hook implementations), ``generate`` (demo
+data; ``directory_data`` for the directory's), ``demo_directory`` (a
+throwaway slapd for the demo).
 """
 
 __version__ = "0.1.0"
