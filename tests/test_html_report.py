@@ -122,6 +122,30 @@ def test_a_stopped_run_says_why(dss: Callable[..., Any], sync_files: Callable[..
     assert "<li>src.users: the source is empty (0 objects, last accepted 4)" in text
 
 
+def test_quarantined_records_and_the_actions_held_back(dss: Callable[..., Any],
+                                                      sync_files: Callable[..., Any],
+                                                      tmp_path: Path) -> None:
+    users = [*SOURCE["users"], {"idnumber": "", "_lastfirst": "Nobody, <b>X</b>"},
+             {"idnumber": "5", "_lastfirst": "no comma: the name cannot be computed"}]
+    sync_files({"users": users}, DEST)
+    config = tmp_path / "dss.toml"
+    config.write_text('on_bad_record = "quarantine"\nquarantine_limit = "50%"\n'
+                      + config.read_text())
+    done = dss("plan", "testsync", "--html", "plan.html", "--report", "plan.json")
+    assert done.code == 1, done
+    data = json.loads((tmp_path / "plan.json").read_text())
+    text = (tmp_path / "plan.html").read_text(encoding="utf-8")
+    assert "exit 1: planned; some records are quarantined" in text
+    table = text[text.index('<table class="rejects" id="quarantined">'):]
+    table = table[:table.index("</table>")]
+    assert re.findall(r"<tr><td>src\.users</td><td>([^<]*)</td><td>([^<]*)</td>", table) == [
+        ("(unreadable)", "export.json[users] item 5"), ("5", "export.json[users] item 6")]
+    assert f'<span class="number">{data["totals"]["held"]}</span> held back' in text
+    held = re.findall(r'data-status="held"', text)
+    assert len(held) == data["totals"]["held"] > 0
+    assert "<b>" not in text
+
+
 def test_the_trend_marks_a_night_of_many_retirements(dss: Callable[..., Any],
                                                     sync_files: Callable[..., Any],
                                                     tmp_path: Path) -> None:

@@ -353,8 +353,10 @@ def trend_chart(points: Sequence[TrendPoint]) -> Chart | None:
 def _duration(seconds: float | None) -> str:
     if seconds is None:
         return ""
+    if seconds < 1:  # started and finished are kept to the second
+        return "under a second"
     if seconds < 60:
-        return f"{seconds:.1f} s"
+        return f"{seconds:.0f} s"
     minutes, secs = divmod(round(seconds), 60)
     return f"{minutes} min {secs} s" if minutes < 60 else f"{minutes // 60} h {minutes % 60} min"
 
