@@ -146,6 +146,19 @@ def test_quarantined_records_and_the_actions_held_back(dss: Callable[..., Any],
     assert "<b>" not in text
 
 
+def test_a_part_of_the_plan_says_how_much_is_left(dss: Callable[..., Any],
+                                                 sync_files: Callable[..., Any],
+                                                 tmp_path: Path) -> None:
+    sync_files(SOURCE, DEST)
+    done = dss("plan", "testsync", "--only", "new", "--html", "plan.html", "--report", "plan.json")
+    assert done.code == 0, done
+    data = json.loads((tmp_path / "plan.json").read_text())
+    text = (tmp_path / "plan.html").read_text(encoding="utf-8")
+    left = data["left_out"]
+    assert left > 0 and f"{left} more actions of the plan left for another run" in text
+    assert set(re.findall(r'<tr data-kind="(\w+)"', text)) == {"new"}
+
+
 def test_the_trend_marks_a_night_of_many_retirements(dss: Callable[..., Any],
                                                     sync_files: Callable[..., Any],
                                                     tmp_path: Path) -> None:

@@ -381,7 +381,7 @@ def page(run: Run, summary: Summary, history: Sequence[RunEntry] = ()) -> dict[s
         "exit_meaning": meanings.get(code, ""), "duration": _duration(entry.seconds),
         "error": data["error"], "gates": data["gates"], "interrupted": data["interrupted"],
         "notes": data["notes"], "imported": data["imported"],
-        "stopped": bool(summary.stopped),
+        "stopped": bool(summary.stopped), "left_out": int(data.get("left_out") or 0),
         "per_branch": per_branch, "kinds": kinds_used or list(KINDS[:-1]),
         "kind_totals": {k: sum(row.get(k, 0) for row in per_branch.values()) for k in KINDS},
         "statuses": dict(sorted(statuses.items())), "totals": data["totals"],
