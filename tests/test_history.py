@@ -229,3 +229,25 @@ def test_rotation_keeps_the_newest_of_each_mode(modes: list[str], keep: int) -> 
                     if [m for m in modes[i:] if m == mode].__len__() <= keep]
         assert kept == expected
         assert all(stat.S_IMODE(p.stat().st_mode) == 0o600 for p in history.files())
+
+
+@settings(max_examples=30, deadline=None)
+@given(values=st.lists(st.text(), max_size=5), kinds=st.dictionaries(
+    st.sampled_from(list(KINDS)), st.integers(min_value=0, max_value=10**6), max_size=6))
+def test_the_summary_read_without_the_actions_is_the_whole_reports(values: list[str],
+                                                                   kinds: dict[str, int]) -> None:
+    """``dss history`` parses a report up to its actions; what it reads must not change."""
+    report = {"run": {"id": "f" * 32, "mode": "apply", "started": "2025-01-01T00:00:00+00:00",
+                      "finished": "2025-01-01T00:00:09+00:00", "exit_code": 1},
+              "actions": [{"value": v, "message": f'\n "actions": [{v}'} for v in values],
+              "counts": {"lms.users": {k: {"success": n} for k, n in kinds.items()}},
+              "error": "\n".join(values) or None, "totals": {"actions": len(values)}}
+    with tempfile.TemporaryDirectory() as folder:
+        history = History(Path(folder), "school")
+        path = history.record(report, 3)
+        assert path is not None
+        (entry,), unreadable = history.entries()
+        assert not unreadable
+        whole = RunEntry.of(json.loads(path.read_text()), path.name)
+        assert entry == whole
+        assert entry.kinds == {k: n for k, n in kinds.items()}

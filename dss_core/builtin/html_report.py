@@ -48,8 +48,7 @@ from ..hookspecs import hookimpl
 from ..private_files import write_private
 from ..redaction import redact
 from ..runner import Run, Summary
-from .history import RunEntry, history_of, keep_count
-from .json_report import report_data
+from .history import RunEntry, history_of, keep_count, report_of
 
 #: Actions listed one by one (failures first); the rest are counted, and all are in --report.
 MAX_ROWS = 5_000
@@ -363,7 +362,7 @@ def _duration(seconds: float | None) -> str:
 
 def page(run: Run, summary: Summary, history: Sequence[RunEntry] = ()) -> dict[str, Any]:
     """Everything the template shows, as plain values."""
-    data: dict[str, Any] = report_data(run, summary)
+    data = report_of(run, summary)
     per_branch = _per_branch(data["counts"])
     kinds_used = [k for k in KINDS if any(row.get(k) for row in per_branch.values())]
     statuses: dict[str, int] = {}
