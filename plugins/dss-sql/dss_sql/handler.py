@@ -18,6 +18,9 @@ from dss_core import (
     Status,
 )
 
+from .batches import WRITERS, Retry, chunks, insert_many
+from .batches import write as write_batch
+from .bound import BoundLink, BoundTable, coerce
 from .engine import (
     LOCK,
     TIMEOUT_SETTINGS,
@@ -31,7 +34,7 @@ from .engine import (
     timeout_message,
 )
 from .importer import reflect_table
-from .tables import LinkMap, TableMap, TableMapping, check_columns
+from .tables import LinkMap, TableMapping, check_columns
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, RootTransaction
@@ -100,142 +103,6 @@ def _unfilled(table: Any, filled: set[str]) -> list[str]:
     return missing
 
 
-class BoundLink:
-    """One link map bound to its reflected tables: builds the statements of its link rows.
-
-    Unpacks as ``(link, table)`` like the pair it replaces. ``owner_id`` is
-    the owner table's column the link's owner column holds (None: the
-    owner's key, its idnumber); ``member_table`` / ``member_key`` /
-    ``member_id`` the table, key column and id column the member column
-    refers to (None: the member column holds the element itself).
-    """
-
-    def __init__(self, link: LinkMap, table: Any, owner_id: Any = None, member_table: Any = None,
-                 member_key: Any = None, member_id: Any = None, member_scope: Any = None) -> None:
-        self.link = link
-        self.table = table
-        self.owner_id = owner_id
-        self.member_table = member_table
-        self.member_key = member_key
-        self.member_id = member_id
-        self.member_scope = member_scope
-        self.owner = table.c[link.owner]
-        self.member = table.c[link.member]
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter((self.link, self.table))
-
-    def __getitem__(self, index: int) -> Any:
-        return (self.link, self.table)[index]
-
-    def row(self, owner: Any, member: Any) -> dict[str, Any]:
-        """The values of one new link row: owner, member (as the columns hold them) and the defaults."""
-        from .tables import adapt
-
-        values = {c: adapt(v, self.table.c[c]) for c, v in self.link.defaults.items()}
-        values[self.link.owner] = coerce(self.owner, owner)
-        values[self.link.member] = coerce(self.member, member)
-        return values
-
-    def of_owner(self, owner: Any) -> Any:
-        """The condition selecting the link rows of one owner (its value as the owner column holds it)."""
-        return self.owner == coerce(self.owner, owner)
-
-    def one(self, owner: Any, member: Any) -> Any:
-        """The condition selecting one link row."""
-        import sqlalchemy as sa
-
-        return sa.and_(self.of_owner(owner), self.member == coerce(self.member, member))
-
-
-class BoundTable:
-    """One branch's mapping bound to reflected tables: what the generic methods write through.
-
-    Builds the values and conditions of its statements (:meth:`insert_values`,
-    :meth:`revive_values`, :meth:`where_key`, :attr:`scope`), so that one
-    action and a batch of them write the same rows.
-    """
-
-    def __init__(self, tmap: TableMap, table: Any, columns: dict[str, str],
-                 links: dict[str, BoundLink]) -> None:
-        from .tables import scope_clause
-
-        self.map = tmap
-        self.table = table
-        self.columns = columns  # attribute -> column
-        self.links = links  # attribute -> BoundLink (unpacks as (LinkMap, reflected link table))
-        self.key = table.c[tmap.key]
-        self.live = tmap.live_values(table)  # retire column -> (live value, where it comes from)
-        #: the WHERE condition of the rows this branch owns (None: every row)
-        self.scope = scope_clause(tmap.scope, table)
-
-    def key_value(self, idnumber: str | None) -> Any:
-        return coerce(self.key, idnumber)
-
-    def row_values(self, obj: Any) -> dict[str, Any]:
-        """Column values of ``obj`` for this table (key and mapped scalar attributes)."""
-        values = {self.map.key: self.key_value(obj.idnumber)}
-        for attr, column in self.columns.items():
-            values[column] = coerce(self.table.c[column], getattr(obj, attr))
-        return values
-
-    def default_values(self) -> dict[str, Any]:
-        """The mapping's ``defaults`` adapted to their columns (NOW: the current time)."""
-        from .tables import adapt
-
-        return {c: adapt(v, self.table.c[c]) for c, v in self.map.defaults.items()}
-
-    def written_live(self) -> dict[str, Any]:
-        """The live values an insert writes: declared ones, and those of columns without a default."""
-        return {c: v for c, (v, where) in self.live.items()
-                if where == "declared" or self.table.c[c].server_default is None}
-
-    def insert_values(self, obj: Any) -> dict[str, Any]:
-        """Every column value of ``obj``'s new row: key, attributes, ``defaults`` and live values."""
-        return {**self.default_values(), **self.written_live(), **self.row_values(obj)}
-
-    def revive_values(self) -> dict[str, Any]:
-        """The live values of the retire columns: what bringing a retired row back writes."""
-        return {c: v for c, (v, _) in self.live.items()}
-
-    def retired_values(self) -> dict[str, Any]:
-        """What ``old`` writes in a retiring mapping (adapted to the columns)."""
-        return self.map.retired_values(self.table)
-
-    def where_key(self, idnumber: str | None) -> Any:
-        """The row of ``idnumber``, if this branch owns it (key and scope)."""
-        import sqlalchemy as sa
-
-        match = self.key == self.key_value(idnumber)
-        return match if self.scope is None else sa.and_(match, self.scope)
-
-    def scope_state(self, idnumber: str | None) -> Any:
-        """A query whose rows say where the row of ``idnumber`` is: none, 1 (in scope) or 0 (outside)."""
-        import sqlalchemy as sa
-
-        inside = sa.case((self.scope, 1), else_=0) if self.scope is not None else sa.literal(1)
-        return sa.select(inside).select_from(self.table).where(
-            self.key == self.key_value(idnumber))
-
-
-def coerce(column: Any, value: Any) -> Any:
-    """``value`` converted to the column's Python type when that is unambiguous (``"7"`` -> 7)."""
-    if value is None:
-        return None
-    try:
-        pytype = column.type.python_type
-    except (NotImplementedError, AttributeError):
-        return value
-    if isinstance(value, pytype):
-        return value
-    try:
-        if pytype is int and isinstance(value, str):
-            return int(value)
-        if pytype is str and isinstance(value, (int, float)) and not isinstance(value, bool):
-            return str(value)
-    except ValueError:
-        return value
-    return value
 
 
 class SQLHandler(Handler):
@@ -248,8 +115,15 @@ class SQLHandler(Handler):
     they are tried first, and run inside the same per-action SAVEPOINT, with
     :attr:`connection` open.
 
+    Actions the generic methods handle are written in batches (see
+    :meth:`handle_batch` and :mod:`dss_sql.batches`): up to
+    ``batch_actions`` actions of one method in a few set-based statements,
+    each action still with its own result.
+
     Settings (``[tool.dss.trees.<tree>]``): ``url`` (the database),
     ``batch_size`` (actions per transaction, default the mapping's, 500),
+    ``batch_actions`` (actions written together, default 500, at most
+    ``batch_size``; 0: one at a time),
     ``connect_timeout``, ``lock_timeout``, ``statement_timeout`` (seconds:
     10, 30, 0 = no limit). An action whose statement waits past the lock
     timeout fails naming the table (and, on PostgreSQL, the session holding
@@ -264,11 +138,18 @@ class SQLHandler(Handler):
     declared_settings: ClassVar[tuple[Setting, ...]] = (
         Setting("url", str, None, "the SQLAlchemy database URL (DSS_<TREE>_URL)", secret=True),
         Setting("batch_size", int, 500, "actions committed per transaction"),
+        Setting("batch_actions", int, 500,
+                "actions of one method written together in set-based statements (0: one at a time)"),
         *TIMEOUT_SETTINGS,
     )
     mapping: ClassVar[TableMapping | None] = None
     url: ClassVar[str | None] = None
     batch_size: ClassVar[int | None] = None
+    batch_actions: ClassVar[int] = 500
+    #: the methods of this very class that are the mapping's generic ones (see :meth:`generic`);
+    #: a subclass overriding one of them gets its actions one at a time
+    generic_methods: ClassVar[frozenset[str]] = frozenset(
+        {"new", "update", "add", "remove", "old", "upsert"})
 
     connection: Connection
     bound: dict[str, BoundTable]
@@ -321,6 +202,12 @@ class SQLHandler(Handler):
         size = self.settings.get("batch_size") or self.batch_size or (
             self.mapping.batch_size if self.mapping else 500)
         self._batch = max(1, int(size))
+        actions = self.settings.get("batch_actions")
+        if actions is None:
+            actions = type(self).batch_actions
+        # a batch is committed whole: it holds no more actions than a transaction (batch_size);
+        # the core declares batch_actions a class value, this handler's is per run (its setting)
+        self.__dict__["batch_actions"] = max(0, min(int(actions), self._batch))
         self._pending = 0
         self._locked: dict[str, str] = {}  # table -> the action that timed out waiting for it
         self.forget_ids()
@@ -718,6 +605,8 @@ class SQLHandler(Handler):
             return Result(action, Status.SKIPPED, locked)
         if self._tx is None or not self._tx.is_active:
             self._tx = self.connection.begin()
+        if getattr(self, "_in_unit", False) and self._generic_action(action):
+            return self._handle_in_unit(action)
         savepoint = self.connection.begin_nested()
         try:
             result = super().handle(action)
@@ -740,6 +629,172 @@ class SQLHandler(Handler):
             if self._pending >= self._batch and not getattr(self, "_in_unit", False):
                 self.commit()
         return result
+
+    def _handle_in_unit(self, action: Action) -> Result:
+        """A generic method's action inside an object unit: no SAVEPOINT of its own.
+
+        The unit's savepoint is rolled back when one of its actions fails
+        (the runner attempts none after it), and a generic method writes
+        nothing before it fails or finds nothing to do, so a savepoint per
+        action would only cost two statements.
+        """
+        from sqlalchemy import exc as sa_exc
+
+        try:
+            result = super().handle(action)
+        except sa_exc.SQLAlchemyError as exc:
+            self.forget_ids()
+            return Result(action, Status.FAILURE, self._failure(action, exc), handler=action.kind)
+        except BaseException:
+            self.forget_ids()
+            raise
+        if result.failed or result.status is Status.NOT_IMPLEMENTED:
+            self.forget_ids()
+        else:
+            self._pending += 1
+        return result
+
+    # -- batches -------------------------------------------------------------------
+    def generic(self, name: str) -> bool:
+        """True when method ``name`` is the mapping's generic one, not a subclass's override.
+
+        That is when the class that defines it (the first in the MRO) lists it
+        in its own :attr:`generic_methods`: :class:`SQLHandler` and the
+        library's subclasses (PostgreSQL's ``upsert``) do; a handler of yours
+        that overrides ``new`` does not, so its ``new`` actions are handled
+        one at a time, by your method.
+        """
+        for cls in type(self).__mro__:
+            if name in vars(cls):
+                return name in vars(cls).get("generic_methods", ())
+        return False
+
+    def _generic_action(self, action: Action) -> bool:
+        """True when ``action`` goes to a generic method (no specific method, no override)."""
+        if action.kind not in WRITERS:
+            return False
+        found = self.find_method(action)
+        return found is not None and found[0] == action.kind and self.generic(action.kind)
+
+    def batchable(self, action: Action) -> bool:
+        """True when ``action`` may be written in a batch: a generic method applies it through the mapping.
+
+        Not batched: an action a specific method (``new_users``,
+        ``update_name``) or an override of a generic one handles, one whose
+        branch the mapping does not hold or whose attribute it does not map
+        (it fails alone, saying so), and a ``new`` whose rows link rows of
+        their own table (an element may be a row of the same batch).
+        """
+        if not self._generic_action(action):
+            return False
+        b = self._bound(action)
+        if b is None:
+            return False
+        if action.kind == "new":
+            if b.map.retires and not self.generic("upsert"):
+                return False
+            return all(bl.link.member_table != b.map.table for bl in b.links.values())
+        if action.kind == "update":
+            return (action.attribute or "") in b.columns
+        if action.kind in ("add", "remove"):
+            return (action.attribute or "") in b.links
+        return True
+
+    def handle_batch(self, actions: Sequence[Action]) -> list[Result]:
+        """Write ``actions`` (of one method, each batchable) together; one result per action, in order.
+
+        The batch runs in one SAVEPOINT with a few set-based statements
+        (:func:`dss_sql.batches.write`). An action the batch cannot simply
+        write (its row is missing, outside the scope, or would come back from
+        retirement; an element without a row) is handled alone, as if it were
+        not batched, so its result and message are the same. When a statement
+        fails (a constraint, a value too long), the savepoint is rolled back
+        and every action is handled alone, so that only the failing one fails,
+        with its own message. After a lock timeout the first action fails
+        naming the table and the others on it are skipped, as one at a time.
+        """
+        if getattr(self, "connection", None) is None:
+            return super().handle_batch(actions)
+        results: list[Result | None] = [None] * len(actions)
+        todo: list[int] = []
+        for n, action in enumerate(actions):
+            locked = self._locked_out(action)
+            if locked is not None:
+                results[n] = Result(action, Status.SKIPPED, locked)
+            else:
+                todo.append(n)
+        self._write_batch(actions, todo, results, again=True)
+        assert all(r is not None for r in results)
+        return results  # type: ignore[return-value]
+
+    def _write_batch(self, actions: Sequence[Action], todo: list[int],
+                     results: list[Result | None], again: bool) -> None:
+        """Write the actions at positions ``todo`` in one savepoint; fill in their results."""
+        from sqlalchemy import exc as sa_exc
+
+        if not todo:
+            return
+        if self._tx is None or not self._tx.is_active:
+            self._tx = self.connection.begin()
+        savepoint = self.connection.begin_nested()
+        batch = [actions[n] for n in todo]
+        try:
+            alone, written = write_batch(self, batch, self._bound_of)
+        except Retry as retry:  # seen after writing: roll back, run those alone, write the rest again
+            savepoint.rollback()
+            self.forget_ids()
+            for m in retry.positions:
+                results[todo[m]] = self.handle(batch[m])
+            rest = [n for m, n in enumerate(todo) if m not in set(retry.positions)]
+            if again:
+                self._write_batch(actions, rest, results, again=False)
+            else:
+                for n in rest:
+                    results[n] = self.handle(actions[n])
+            return
+        except sa_exc.SQLAlchemyError as exc:
+            savepoint.rollback()
+            self.forget_ids()
+            if timeout_kind(exc) == LOCK:  # the first fails naming the table; the rest are skipped
+                first = batch[0]
+                results[todo[0]] = Result(first, Status.FAILURE, self._failure(first, exc),
+                                          handler=first.kind)
+                todo = todo[1:]
+            for n in todo:  # one at a time: only the failing action fails, with its own message
+                results[n] = self.handle(actions[n])
+            return
+        except BaseException:
+            savepoint.rollback()
+            self.forget_ids()
+            raise
+        savepoint.commit()
+        for m, message in written.items():
+            action = batch[m]
+            results[todo[m]] = Result(action, Status.SUCCESS, message, handler=action.kind)
+        self._pending += len(written)
+        for m in sorted(alone):
+            results[todo[m]] = self.handle(batch[m])
+        if self._pending >= self._batch:
+            self.commit()
+
+    def _bound_of(self, action: Action) -> BoundTable:
+        return self.bound[action.branch]
+
+    def new_row(self, b: BoundTable, obj: Any) -> dict[str, Any]:
+        """The values ``new`` inserts when no row of the object's key is there (:meth:`BoundTable.insert_values`)."""
+        return b.insert_values(obj)
+
+    def insert_rows(self, table: Any, rows: list[dict[str, Any]], statement: Any = None) -> None:
+        """Insert ``rows`` (dicts of the same columns) into ``table``: one ``executemany``.
+
+        ``statement`` is the INSERT to use (default: the table's plain one).
+        PostgreSQL's handler copies large plain inserts (``COPY``).
+        """
+        insert_many(self, statement if statement is not None else table.insert(), rows)
+
+    def link_insert(self, bl: BoundLink) -> Any:
+        """The INSERT of ``add``'s link rows (PostgreSQL: one that is there already is left alone)."""
+        return bl.table.insert()
 
     @contextlib.contextmanager
     def object_unit(self, actions: Sequence[Action]) -> Iterator[ObjectUnit]:
@@ -929,7 +984,7 @@ class SQLHandler(Handler):
 
         Looked up once per run (cached; the cache is emptied when a savepoint
         is rolled back or a row deleted, so an id is never stale), in one
-        query for the values not cached yet. A value found in two rows is
+        query for the values not cached yet (per 500 values). A value found in two rows is
         ambiguous (and not in the dict); one not found is in neither.
         """
         import sqlalchemy as sa
@@ -948,11 +1003,12 @@ class SQLHandler(Handler):
         if wanted:
             by_key: dict[Any, set[Any]] = {}
             coerced = {coerce(key, v): v for v in wanted}
-            condition = key.in_(list(coerced))
-            if scope is not None:
-                condition = sa.and_(condition, scope)
-            for k, ident in self.execute(sa.select(key, id_column).where(condition)):
-                by_key.setdefault(coerced.get(k, k), set()).add(ident)
+            for part in chunks(list(coerced)):  # SQLite takes 32,766 variables at most
+                condition = key.in_(list(part))
+                if scope is not None:
+                    condition = sa.and_(condition, scope)
+                for k, ident in self.execute(sa.select(key, id_column).where(condition)):
+                    by_key.setdefault(coerced.get(k, k), set()).add(ident)
             for value in wanted:
                 ids = by_key.get(value, set())
                 if len(ids) == 1:
@@ -1025,7 +1081,7 @@ class SQLHandler(Handler):
             return found
         _, _, owner, member = found
         bl = self._bound(action).links[action.attribute or ""]  # type: ignore[union-attr]
-        self.execute(bl.table.insert().values(bl.row(owner, member)))
+        self.execute(self.link_insert(bl).values(bl.row(owner, member)))
         return None
 
     def remove(self, action: Action) -> Result | None:

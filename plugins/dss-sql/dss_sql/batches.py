@@ -1,0 +1,337 @@
+"""Batched writes: the actions of one method in a few set-based statements.
+
+:class:`~dss_sql.SQLHandler.handle_batch` hands a batch (actions of one
+method, each the whole change of its object) to :func:`write`, which writes
+them with one statement per table and kind instead of one per action:
+
+* ``new``: one multi-row ``INSERT`` (``executemany``; PostgreSQL's handler
+  may ``COPY``), then per link attribute one ``DELETE ... WHERE owner IN``
+  and one multi-row ``INSERT`` of the link rows, the surrogate ids looked up
+  in one query per batch;
+* ``update``: one ``UPDATE ... WHERE key = :key [AND scope]``, executed many;
+* ``old``: one ``UPDATE ... SET <retire> WHERE key IN (...) [AND scope]``, or
+  ``DELETE`` of the link rows and rows;
+* ``add`` / ``remove``: the link rows inserted or deleted together.
+
+Every condition a single action checks is checked for the whole batch with
+one query before anything is written (the row there, once, in the scope;
+the ids found). An action that would not simply succeed is not written in
+the batch: it is returned to be run **alone**, through the handler's own
+``handle``, which gives it exactly the result (and message) it has when it
+is not batched. What can only be seen after writing (a new row outside the
+scope) raises :class:`Retry`: the handler rolls the batch back and runs
+those actions alone. A database error (a constraint, a value too long)
+rolls the batch back too, and the handler runs each action alone to find
+the one that fails.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, Protocol, TypeVar
+
+from dss_core import Action
+
+from .bound import BoundLink, BoundTable, coerce
+
+#: values per IN list or per executemany call (below SQLite's 32,766 variables)
+CHUNK = 500
+
+T = TypeVar("T")
+
+
+class Retry(Exception):
+    """Raised after writing: the actions at these positions must be run alone (roll the batch back)."""
+
+    def __init__(self, positions: Sequence[int]) -> None:
+        super().__init__(f"{len(positions)} actions to run alone")
+        self.positions = sorted(set(positions))
+
+
+class Writer(Protocol):
+    """What the batch writers need of the handler (:class:`~dss_sql.SQLHandler` is one)."""
+
+    def execute(self, statement: Any, parameters: Any = None) -> Any: ...
+
+    def lookup_ids(self, table: Any, key: Any, id_column: Any, scope: Any,
+                   values: Sequence[Any]) -> tuple[dict[Any, Any], list[Any]]: ...
+
+    def forget_ids(self) -> None: ...
+
+    def new_row(self, b: BoundTable, obj: Any) -> dict[str, Any]: ...
+
+    def insert_rows(self, table: Any, rows: list[dict[str, Any]], statement: Any = None) -> None: ...
+
+    def link_insert(self, bl: BoundLink) -> Any: ...
+
+
+class Outcome:
+    """What a batch writer did: the positions it left to be run alone, and the message of the others."""
+
+    def __init__(self, alone: set[int] | None = None, message: str = "") -> None:
+        self.alone = alone if alone is not None else set()
+        self.message = message
+
+
+def chunks(items: Sequence[T], size: int = CHUNK) -> Iterator[Sequence[T]]:
+    """``items`` in slices of at most ``size``."""
+    for start in range(0, len(items), size):
+        yield items[start:start + size]
+
+
+def is_expression(value: Any) -> bool:
+    """True when ``value`` is a SQL expression (NOW's ``CURRENT_TIMESTAMP``), not a plain value."""
+    from sqlalchemy.sql.elements import ClauseElement
+
+    return isinstance(value, ClauseElement)
+
+
+def split_expressions(rows: list[dict[str, Any]]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """``(expressions, rows)``: the columns holding a SQL expression (the same in every row) taken out.
+
+    ``executemany`` takes plain values only; an expression (NOW in a
+    timestamp column) goes into the statement's own VALUES.
+    """
+    fixed = {c: v for c, v in rows[0].items() if is_expression(v)}
+    if not fixed:
+        return fixed, rows
+    return fixed, [{c: v for c, v in row.items() if c not in fixed} for row in rows]
+
+
+def insert_many(w: Writer, statement: Any, rows: list[dict[str, Any]]) -> None:
+    """``statement`` (an INSERT) executed for every row (``executemany``), expressions put in VALUES."""
+    if not rows:
+        return
+    fixed, plain = split_expressions(rows)
+    if fixed:
+        statement = statement.values(fixed)
+    for part in chunks(plain, 10 * CHUNK):
+        w.execute(statement, list(part))
+
+
+def row_states(w: Writer, b: BoundTable, idnumbers: Sequence[Any]) -> dict[Any, list[int]]:
+    """``{idnumber: [state, ...]}``: one state per row of that key, 1 in the scope (or no scope), 0 outside.
+
+    One query per :data:`CHUNK` keys; an idnumber without a row is not in the dict.
+    """
+    import sqlalchemy as sa
+
+    inside = sa.case((b.scope, 1), else_=0) if b.scope is not None else sa.literal(1)
+    out: dict[Any, list[int]] = {}
+    for part in chunks(list(idnumbers)):
+        coerced = {b.key_value(i): i for i in part}
+        query = sa.select(b.key, inside).where(b.key.in_(list(coerced)))
+        for key, state in w.execute(query):
+            out.setdefault(coerced.get(key, key), []).append(int(state))
+    return out
+
+
+def owned(w: Writer, b: BoundTable, idnumbers: Sequence[Any]) -> set[Any]:
+    """The idnumbers whose row is there once and in the branch's scope."""
+    return {i for i, states in row_states(w, b, idnumbers).items() if states == [1]}
+
+
+def owner_values(w: Writer, b: BoundTable, bl: BoundLink, idnumbers: Sequence[Any],
+                 checked: bool) -> dict[Any, Any]:
+    """``{idnumber: what the link's owner column holds}`` for the owners that resolve.
+
+    By surrogate key: the ids looked up in one query (cached), an owner not
+    found (or found twice, or outside the scope) left out. By idnumber: the
+    key itself, for owners in the scope (``checked``: known to be).
+    """
+    if bl.owner_id is not None:
+        found, _ = w.lookup_ids(b.table, b.key, bl.owner_id, b.scope, list(idnumbers))
+        return {i: coerce(bl.owner, found[i]) for i in idnumbers if i in found}
+    if b.scope is not None and not checked:
+        mine = owned(w, b, idnumbers)
+        return {i: coerce(bl.owner, b.key_value(i)) for i in idnumbers if i in mine}
+    return {i: coerce(bl.owner, b.key_value(i)) for i in idnumbers}
+
+
+def member_values(w: Writer, bl: BoundLink, members: Sequence[Any]) -> dict[Any, Any]:
+    """``{element: what the link's member column holds}`` for the elements that resolve (ids looked up)."""
+    if bl.member_table is None:
+        return {m: coerce(bl.member, m) for m in members}
+    found, _ = w.lookup_ids(bl.member_table, bl.member_key, bl.member_id, bl.member_scope,
+                            list(dict.fromkeys(members)))
+    return {m: coerce(bl.member, found[m]) for m in members if m in found}
+
+
+def delete_links(w: Writer, bl: BoundLink, owners: Sequence[Any]) -> None:
+    """Delete every link row of ``owners`` (values as the owner column holds them)."""
+    for part in chunks(list(dict.fromkeys(owners))):
+        w.execute(bl.table.delete().where(bl.owner.in_(list(part))))
+
+
+# -- the writers, one per kind of action ------------------------------------------
+def write_new(w: Writer, b: BoundTable, actions: Sequence[Action]) -> Outcome:
+    """Insert the new rows and their link rows; a key that has a row already is run alone.
+
+    (Alone, ``new`` brings a retired row back, or fails on a row outside the
+    scope, or on the duplicate, as one action does.)
+    """
+    alone: set[int] = set()
+    if b.scope is not None or b.map.retires:
+        there = row_states(w, b, [a.idnumber for a in actions])
+        alone = {n for n, a in enumerate(actions) if a.idnumber in there}
+    go = [n for n in range(len(actions)) if n not in alone]
+    if not go:
+        return Outcome(alone)
+    w.insert_rows(b.table, [w.new_row(b, actions[n].source) for n in go])
+    keys = [actions[n].idnumber for n in go]
+    if b.scope is not None:  # a new row the scope does not hold is rolled back: run alone, it fails
+        mine = owned(w, b, keys)
+        outside = [n for n in go if actions[n].idnumber not in mine]
+        if outside:
+            raise Retry(outside)
+    for attr, bl in b.links.items():
+        owners = owner_values(w, b, bl, keys, checked=True)
+        lost = [n for n in go if actions[n].idnumber not in owners]
+        if lost:
+            raise Retry(lost)
+        delete_links(w, bl, list(owners.values()))
+        elements = {n: sorted(getattr(actions[n].source, attr) or (), key=str) for n in go}
+        members = member_values(w, bl, [m for n in go for m in elements[n]])
+        unresolved = [n for n in go if any(m not in members for m in elements[n])]
+        if unresolved:
+            raise Retry(unresolved)
+        rows = [bl.row(owners[actions[n].idnumber], members[m]) for n in go for m in elements[n]]
+        if rows:
+            w.insert_rows(bl.table, rows)
+    return Outcome(alone)
+
+
+def write_update(w: Writer, b: BoundTable, actions: Sequence[Action]) -> Outcome:
+    """Set one column of many rows (actions of one attribute): ``UPDATE ... WHERE key = :key``, executed many."""
+    import sqlalchemy as sa
+
+    column = b.table.c[b.columns[actions[0].attribute or ""]]
+    mine = owned(w, b, [a.idnumber for a in actions])
+    alone = {n for n, a in enumerate(actions) if a.idnumber not in mine}
+    params = [{"dss_key": b.key_value(a.idnumber), "dss_value": coerce(column, a.value)}
+              for n, a in enumerate(actions) if n not in alone]
+    if params:
+        match = b.key == sa.bindparam("dss_key")
+        if b.scope is not None:
+            match = sa.and_(match, b.scope)
+        statement = b.table.update().where(match).values({column.name: sa.bindparam("dss_value")})
+        for part in chunks(params, 10 * CHUNK):
+            w.execute(statement, list(part))
+    return Outcome(alone)
+
+
+def write_old(w: Writer, b: BoundTable, actions: Sequence[Action]) -> Outcome:
+    """Retire the rows (``UPDATE ... WHERE key IN``), or delete their link rows and them."""
+    import sqlalchemy as sa
+
+    mine = owned(w, b, [a.idnumber for a in actions])
+    alone = {n for n, a in enumerate(actions) if a.idnumber not in mine}
+    keys = [a.idnumber for n, a in enumerate(actions) if n not in alone]
+    if not keys:
+        return Outcome(alone, "retired" if b.map.retire else "")
+
+    def where(part: Sequence[Any]) -> Any:
+        match = b.key.in_([b.key_value(k) for k in part])
+        return match if b.scope is None else sa.and_(match, b.scope)
+
+    if b.map.retire:
+        values = b.retired_values()
+        for part in chunks(keys):
+            w.execute(b.table.update().where(where(part)).values(values))
+        return Outcome(alone, "retired")
+    for bl in b.links.values():
+        owners = owner_values(w, b, bl, keys, checked=True)
+        lost = [n for n, a in enumerate(actions) if n not in alone and a.idnumber not in owners]
+        if lost:
+            raise Retry(lost)
+        delete_links(w, bl, list(owners.values()))
+    for part in chunks(keys):
+        w.execute(b.table.delete().where(where(part)))
+    w.forget_ids()
+    return Outcome(alone)
+
+
+def _link_pairs(w: Writer, b: BoundTable, bl: BoundLink,
+                actions: Sequence[Action]) -> tuple[set[int], dict[int, tuple[Any, Any]]]:
+    """``(alone, {position: (owner, member)})``: the link row of each add or remove that resolves."""
+    owners = owner_values(w, b, bl, list(dict.fromkeys(a.idnumber for a in actions)), checked=False)
+    members = member_values(w, bl, [a.value for a in actions])
+    pairs: dict[int, tuple[Any, Any]] = {}
+    alone: set[int] = set()
+    for n, a in enumerate(actions):
+        if a.idnumber in owners and a.value in members:
+            pairs[n] = (owners[a.idnumber], members[a.value])
+        else:
+            alone.add(n)
+    return alone, pairs
+
+
+def write_add(w: Writer, b: BoundTable, actions: Sequence[Action]) -> Outcome:
+    """Insert the link rows (actions of one attribute), owners and members resolved together."""
+    bl = b.links[actions[0].attribute or ""]
+    alone, pairs = _link_pairs(w, b, bl, actions)
+    rows = [bl.row(owner, member) for owner, member in pairs.values()]
+    if rows:
+        w.insert_rows(bl.table, rows, w.link_insert(bl))
+    return Outcome(alone)
+
+
+def write_remove(w: Writer, b: BoundTable, actions: Sequence[Action]) -> Outcome:
+    """Delete the link rows (actions of one attribute); one that is not there is run alone (dropped)."""
+    import sqlalchemy as sa
+
+    bl = b.links[actions[0].attribute or ""]
+    alone, pairs = _link_pairs(w, b, bl, actions)
+    there: set[tuple[Any, Any]] = set()
+    wanted = list(pairs.items())
+    for part in chunks(wanted, CHUNK // 2):
+        owners = list(dict.fromkeys(p[0] for _, p in part))
+        members = list(dict.fromkeys(p[1] for _, p in part))
+        query = sa.select(bl.owner, bl.member).where(bl.owner.in_(owners), bl.member.in_(members))
+        there.update((o, m) for o, m in w.execute(query))
+    alone |= {n for n, pair in wanted if pair not in there}
+    params = [{"dss_owner": pair[0], "dss_member": pair[1]} for n, pair in wanted if n not in alone]
+    if params:
+        statement = bl.table.delete().where(bl.owner == sa.bindparam("dss_owner"),
+                                            bl.member == sa.bindparam("dss_member"))
+        for some in chunks(params, 10 * CHUNK):
+            w.execute(statement, list(some))
+    return Outcome(alone)
+
+
+WRITERS: dict[str, Callable[[Writer, BoundTable, Sequence[Action]], Outcome]] = {
+    "new": write_new, "update": write_update, "old": write_old,
+    "add": write_add, "remove": write_remove,
+}
+
+
+def group_key(action: Action) -> tuple[str, str | None]:
+    """What the actions written by one statement share: the branch, and the attribute of a change."""
+    return action.branch, action.attribute if action.kind in ("update", "add", "remove") else None
+
+
+def write(w: Writer, actions: Sequence[Action],
+          bound: Callable[[Action], BoundTable]) -> tuple[set[int], dict[int, str]]:
+    """Write a batch (actions of one method): ``(positions left to run alone, {position written: message})``.
+
+    The actions are grouped by branch (and attribute), each group written by
+    the writer of its kind. :class:`Retry` positions are those of ``actions``.
+    """
+    groups: dict[tuple[str, str | None], list[int]] = {}
+    for n, action in enumerate(actions):
+        groups.setdefault(group_key(action), []).append(n)
+    alone: set[int] = set()
+    written: dict[int, str] = {}
+    for positions in groups.values():
+        first = actions[positions[0]]
+        writer = WRITERS[first.kind]
+        try:
+            outcome = writer(w, bound(first), [actions[n] for n in positions])
+        except Retry as retry:
+            raise Retry([positions[n] for n in retry.positions]) from None
+        for n, position in enumerate(positions):
+            if n in outcome.alone:
+                alone.add(position)
+            else:
+                written[position] = outcome.message
+    return alone, written

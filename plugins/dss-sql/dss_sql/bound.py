@@ -1,0 +1,152 @@
+"""The mapping bound to reflected tables: the values and conditions every write is built from.
+
+:class:`BoundTable` (one branch's table) and :class:`BoundLink` (one link
+table) make the rows and WHERE clauses of the generic methods, so that one
+action (:mod:`dss_sql.handler`) and a batch of them (:mod:`dss_sql.batches`)
+write the same rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from .tables import LinkMap, TableMap
+
+
+class BoundLink:
+    """One link map bound to its reflected tables: builds the statements of its link rows.
+
+    Unpacks as ``(link, table)`` like the pair it replaces. ``owner_id`` is
+    the owner table's column the link's owner column holds (None: the
+    owner's key, its idnumber); ``member_table`` / ``member_key`` /
+    ``member_id`` the table, key column and id column the member column
+    refers to (None: the member column holds the element itself).
+    """
+
+    def __init__(self, link: LinkMap, table: Any, owner_id: Any = None, member_table: Any = None,
+                 member_key: Any = None, member_id: Any = None, member_scope: Any = None) -> None:
+        self.link = link
+        self.table = table
+        self.owner_id = owner_id
+        self.member_table = member_table
+        self.member_key = member_key
+        self.member_id = member_id
+        self.member_scope = member_scope
+        self.owner = table.c[link.owner]
+        self.member = table.c[link.member]
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.link, self.table))
+
+    def __getitem__(self, index: int) -> Any:
+        return (self.link, self.table)[index]
+
+    def row(self, owner: Any, member: Any) -> dict[str, Any]:
+        """The values of one new link row: owner, member (as the columns hold them) and the defaults."""
+        from .tables import adapt
+
+        values = {c: adapt(v, self.table.c[c]) for c, v in self.link.defaults.items()}
+        values[self.link.owner] = coerce(self.owner, owner)
+        values[self.link.member] = coerce(self.member, member)
+        return values
+
+    def of_owner(self, owner: Any) -> Any:
+        """The condition selecting the link rows of one owner (its value as the owner column holds it)."""
+        return self.owner == coerce(self.owner, owner)
+
+    def one(self, owner: Any, member: Any) -> Any:
+        """The condition selecting one link row."""
+        import sqlalchemy as sa
+
+        return sa.and_(self.of_owner(owner), self.member == coerce(self.member, member))
+
+
+class BoundTable:
+    """One branch's mapping bound to reflected tables: what the generic methods write through.
+
+    Builds the values and conditions of its statements (:meth:`insert_values`,
+    :meth:`revive_values`, :meth:`where_key`, :attr:`scope`), so that one
+    action and a batch of them write the same rows.
+    """
+
+    def __init__(self, tmap: TableMap, table: Any, columns: dict[str, str],
+                 links: dict[str, BoundLink]) -> None:
+        from .tables import scope_clause
+
+        self.map = tmap
+        self.table = table
+        self.columns = columns  # attribute -> column
+        self.links = links  # attribute -> BoundLink (unpacks as (LinkMap, reflected link table))
+        self.key = table.c[tmap.key]
+        self.live = tmap.live_values(table)  # retire column -> (live value, where it comes from)
+        #: the WHERE condition of the rows this branch owns (None: every row)
+        self.scope = scope_clause(tmap.scope, table)
+
+    def key_value(self, idnumber: str | None) -> Any:
+        return coerce(self.key, idnumber)
+
+    def row_values(self, obj: Any) -> dict[str, Any]:
+        """Column values of ``obj`` for this table (key and mapped scalar attributes)."""
+        values = {self.map.key: self.key_value(obj.idnumber)}
+        for attr, column in self.columns.items():
+            values[column] = coerce(self.table.c[column], getattr(obj, attr))
+        return values
+
+    def default_values(self) -> dict[str, Any]:
+        """The mapping's ``defaults`` adapted to their columns (NOW: the current time)."""
+        from .tables import adapt
+
+        return {c: adapt(v, self.table.c[c]) for c, v in self.map.defaults.items()}
+
+    def written_live(self) -> dict[str, Any]:
+        """The live values an insert writes: declared ones, and those of columns without a default."""
+        return {c: v for c, (v, where) in self.live.items()
+                if where == "declared" or self.table.c[c].server_default is None}
+
+    def insert_values(self, obj: Any) -> dict[str, Any]:
+        """Every column value of ``obj``'s new row: key, attributes, ``defaults`` and live values."""
+        return {**self.default_values(), **self.written_live(), **self.row_values(obj)}
+
+    def revive_values(self) -> dict[str, Any]:
+        """The live values of the retire columns: what bringing a retired row back writes."""
+        return {c: v for c, (v, _) in self.live.items()}
+
+    def retired_values(self) -> dict[str, Any]:
+        """What ``old`` writes in a retiring mapping (adapted to the columns)."""
+        return self.map.retired_values(self.table)
+
+    def where_key(self, idnumber: str | None) -> Any:
+        """The row of ``idnumber``, if this branch owns it (key and scope)."""
+        import sqlalchemy as sa
+
+        match = self.key == self.key_value(idnumber)
+        return match if self.scope is None else sa.and_(match, self.scope)
+
+    def scope_state(self, idnumber: str | None) -> Any:
+        """A query whose rows say where the row of ``idnumber`` is: none, 1 (in scope) or 0 (outside)."""
+        import sqlalchemy as sa
+
+        inside = sa.case((self.scope, 1), else_=0) if self.scope is not None else sa.literal(1)
+        return sa.select(inside).select_from(self.table).where(
+            self.key == self.key_value(idnumber))
+
+
+def coerce(column: Any, value: Any) -> Any:
+    """``value`` converted to the column's Python type when that is unambiguous (``"7"`` -> 7)."""
+    if value is None:
+        return None
+    try:
+        pytype = column.type.python_type
+    except (NotImplementedError, AttributeError):
+        return value
+    if isinstance(value, pytype):
+        return value
+    try:
+        if pytype is int and isinstance(value, str):
+            return int(value)
+        if pytype is str and isinstance(value, (int, float)) and not isinstance(value, bool):
+            return str(value)
+    except ValueError:
+        return value
+    return value
