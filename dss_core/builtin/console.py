@@ -139,7 +139,7 @@ def dss_report_result(run: Run, result: Result) -> None:
     watch = _WATCHES.get(run.id)
     status = result.status
     if watch is not None:
-        if watch.applying is None:
+        if watch.compared is None or (watch.applying is None and not run.dry_run):
             _timing(watch, result)
         live = watch.live
         if live is not None:
