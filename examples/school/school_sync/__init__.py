@@ -1,8 +1,8 @@
 """school_sync: the example in-house dss plugin.
 
 A school's information system (SIS) exports CSV files every night; the
-LMS's accounts, class enrolments and cohorts must follow, and, with the
-``school-all`` datastore, a directory's accounts and groups too. See README.md.
+LMS's accounts, class enrolments and cohorts must follow, and a directory's
+accounts and groups too when one is configured. See README.md.
 
 Modules: ``models`` (what is compared), ``groups`` (the grouping rule),
 ``sis`` (the source tree), ``lms`` (the destination tree and its handler),

@@ -78,8 +78,9 @@ class DirectoryHandler(LDAPHandler):
 class Directory(Tree):
     """The directory: accounts and groups, no enrolments.
 
-    Registered by name (``dss_trees``) as ``"directory"``; the ``school-all``
-    datastore names it beside ``"lms"``. Its ``groups`` branch comes from the
+    Registered by name (``dss_trees``) as ``"directory"``; the ``school``
+    datastore names it beside ``"lms"`` when the configuration has a
+    ``[trees.directory]`` table. Its ``groups`` branch comes from the
     plugin's ``dss_branches`` hook (:data:`GROUPS`).
     """
 

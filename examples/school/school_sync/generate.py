@@ -22,8 +22,8 @@ directory (LDAP): it *replaces* ``ou=people``, ``ou=groups`` and
 ``ou=retired`` under ``--directory-base`` with the same out-of-date
 accounts and groups as the LMS's (binding as ``--directory-bind-dn`` with
 the password in ``$DSS_DIRECTORY_BIND_PASSWORD``), and dss.toml gets a
-``[trees.directory]`` table and ``datastore = "school-all"``: ``dss run``
-then syncs the SIS into both. Point it at a directory made for the demo.
+``[trees.directory]`` table: ``dss run school`` then syncs the SIS into
+both. Point it at a directory made for the demo.
 
 The same ``--seed`` and ``--users`` always give the same files.
 """
@@ -311,7 +311,7 @@ def write_csv(path: Path, fields: list[str], rows: list[dict[str, str]]) -> None
 CONFIG_TEMPLATE = """\
 # dss configuration for the school demo (written by python -m school_sync.generate).
 # Paths are relative to this file. DSS_LMS_URL in the environment overrides the URL.
-datastore = "{datastore}"
+datastore = "school"
 
 [trees.sis.users]
 path = ["students.csv", "staff.csv"]
@@ -324,7 +324,8 @@ url = "{url}"
 """
 
 DIRECTORY_TEMPLATE = """
-# The second destination (datastore school-all): a directory of accounts and groups.
+# The second destination: a directory of accounts and groups. With this table the school
+# datastore syncs into the LMS and the directory; without it, into the LMS only.
 # The bind password is a secret: give it in DSS_DIRECTORY_BIND_PASSWORD, never here.
 [trees.directory]
 url = "{url}"
@@ -371,9 +372,7 @@ def generate(out: Path, users: int = 1000, seed: int = 7, url: str | None = None
         made = directory_data.create(directory, state["users"], state["cohorts"], state["members"])
     schema.create(url, state["users"], state["cohorts"], state["members"], state["enrolments"])
     if config:  # an explicit --url is written down (never its password); else the file next to dss.toml
-        text = CONFIG_TEMPLATE.format(
-            url=config_url(given) if given else "sqlite:///lms.sqlite",
-            datastore="school" if directory is None else "school-all")
+        text = CONFIG_TEMPLATE.format(url=config_url(given) if given else "sqlite:///lms.sqlite")
         if directory is not None:
             text += DIRECTORY_TEMPLATE.format(url=_toml(directory.url),
                                               bind_dn=_toml(directory.bind_dn),

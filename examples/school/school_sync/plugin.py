@@ -4,8 +4,8 @@ Kept thin on purpose: the trees, models and importers live in their own
 modules and are imported only when ``dss`` asks for them.
 
 * ``dss_trees`` registers the trees ``sis``, ``lms`` and ``directory`` by name;
-* ``dss_datastores`` registers the ``school`` datastore (the SIS into the
-  LMS) and ``school-all`` (the SIS into the LMS and the directory);
+* ``dss_datastores`` registers the ``school`` datastore: the SIS into the
+  LMS, and into the directory too when one is configured;
 * ``dss_branches`` adds the cohorts (a ``groups`` branch) to the three trees.
 """
 
@@ -35,21 +35,34 @@ def dss_trees(config: Config) -> list[type[Tree]]:
 
 @hookimpl
 def dss_datastores(config: Config) -> list[Datastore]:
-    """Register the datastores: the SIS exports are the truth, the destinations follow.
+    """Register the ``school`` datastore: the SIS exports are the truth, the destinations follow.
 
-    * ``school``: the LMS only; it needs no server (SQLite by default).
-    * ``school-all``: the LMS and the directory in one run, one source feeding
-      two destinations. Its own name, not ``school`` growing a destination
-      when a directory is configured: what ``dss run NAME`` writes to never
-      depends on what else dss.toml holds.
+    The LMS always; the directory too when the configuration names one (a
+    ``[trees.directory]`` table, or ``DSS_DIRECTORY_URL``): one
+    source feeding two destinations in one run. Configuring the directory is
+    the opt-in, so ``dss run school`` (a cron line, the quick start) goes on
+    working unchanged where there is none, and feeds both where there is.
     """
     from dss_core import Datastore
 
+    if directory_configured(config):
+        return [Datastore("school", source="sis", destinations=["lms", "directory"],
+                          description="SIS CSV exports -> LMS accounts, enrolments and cohorts, "
+                                      "and the directory's accounts and groups")]
     return [Datastore("school", source="sis", destinations=["lms"],
-                      description="SIS CSV exports -> LMS accounts, enrolments and cohorts"),
-            Datastore("school-all", source="sis", destinations=["lms", "directory"],
-                      description="SIS CSV exports -> the LMS and the directory (LDAP accounts "
-                                  "and groups)")]
+                      description="SIS CSV exports -> LMS accounts, enrolments and cohorts")]
+
+
+def directory_configured(config: Config) -> bool:
+    """True when dss.toml has a ``[trees.directory]`` table, or ``DSS_DIRECTORY_URL`` is set.
+
+    A table without a ``url`` counts (dss-ldap then says clearly that the URL
+    is missing, rather than leaving the directory out in silence); a bind
+    password in the environment alone does not.
+    """
+    trees = config.data.get("trees")
+    return (isinstance(trees, dict) and "directory" in trees) or \
+        bool(config.settings_for("directory").get("url"))
 
 
 @hookimpl

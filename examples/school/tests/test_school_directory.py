@@ -2,7 +2,8 @@
 
 Everything runs as a user runs it: ``python -m school_sync.generate --directory URL`` prepares
 the exports, the stale LMS and the stale directory (a fresh subtree of dss-ldap's test slapd,
-fixture ``dss_ldap``), then the installed ``dss`` command syncs datastore ``school-all``. The
+fixture ``dss_ldap``) and writes ``[trees.directory]`` into dss.toml, then the installed ``dss``
+command syncs datastore ``school``, which takes the directory as its second destination. The
 bind password reaches dss through ``DSS_DIRECTORY_BIND_PASSWORD`` only, and is looked for in
 everything dss prints and writes.
 
@@ -54,7 +55,7 @@ class School:
     folder: Path
     directory: LDAPTree
     password: str
-    dss: Callable[..., Run]  # dss(*args): the installed `dss --config dss.toml ARGS`
+    dss: Callable[..., Run]  # dss(*args, config="dss.toml"): the installed `dss --config ... ARGS`
     outputs: list[str]  # everything dss printed, for the password check
 
     @property
@@ -120,8 +121,8 @@ def school(tmp_path: Path, dss_ldap: LDAPTree) -> School:
     assert "Directory before the sync: " in made.stdout
     outputs = [made.stdout, made.stderr]
 
-    def dss(*args: str) -> Run:
-        proc = subprocess.run([*dss_command(), "--config", str(tmp_path / "dss.toml"), *args],
+    def dss(*args: str, config: str = "dss.toml") -> Run:
+        proc = subprocess.run([*dss_command(), "--config", str(tmp_path / config), *args],
                               cwd=tmp_path, env=environ(password), capture_output=True, text=True,
                               timeout=300)
         outputs.extend((proc.stdout, proc.stderr))
@@ -158,18 +159,22 @@ def assert_in_step(school: School) -> None:
 
 
 def test_one_run_feeds_the_lms_and_the_directory(school: School) -> None:
-    checked = school.dss("check", "school-all")
+    checked = school.dss("check", "school")
     assert checked.code == 0, checked
     assert checked.out.splitlines()[0] == (
-        "datastore school-all: source sis, destinations lms, directory: branches mirror "
+        "datastore school: source sis, destinations lms, directory: branches mirror "
         "(users, enrolments, groups); directory skips enrolments")
     assert "    bind_password = ***  (from DSS_DIRECTORY_BIND_PASSWORD)" in checked.out
-    lms_only = school.dss("check", "school")  # the school datastore stays the LMS's alone
+    # without [trees.directory] (nor DSS_DIRECTORY_* variables) the school is the LMS's alone
+    toml = (school.folder / "dss.toml").read_text(encoding="utf-8")
+    (school.folder / "lms-only.toml").write_text(toml[:toml.index("[trees.directory]")],
+                                                 encoding="utf-8")
+    lms_only = school.dss("check", "school", config="lms-only.toml")
     assert lms_only.code == 0 and lms_only.out.startswith(
         "datastore school: source sis, destinations lms: "), lms_only
     before = school.directory.entries("", scope="SUBTREE")
 
-    planned = school.dss("plan", "school-all")
+    planned = school.dss("plan", "school")
     assert planned.code == 0, planned
     for row in ("lms.users", "lms.enrolments", "lms.groups", "directory.users",
                 "directory.groups"):
@@ -178,7 +183,7 @@ def test_one_run_feeds_the_lms_and_the_directory(school: School) -> None:
     assert school.directory.entries("", scope="SUBTREE") == before  # a plan changes nothing
 
     report = school.folder / "report.json"
-    ran = school.dss("run", "school-all", "--report", str(report))
+    ran = school.dss("run", "school", "--report", str(report))
     assert ran.code == 0, ran
     data = json.loads(report.read_text(encoding="utf-8"))
     assert data["totals"]["failed"] == 0
@@ -196,7 +201,7 @@ def test_one_run_feeds_the_lms_and_the_directory(school: School) -> None:
     sis = {s["student_number"] for s in school.students() if s["enroll_status"] == "Active"}
     assert sis <= set(school.people())  # every active student has an entry
     assert_in_step(school)
-    again = school.dss("plan", "school-all")
+    again = school.dss("plan", "school")
     assert again.code == 0 and "Nothing to do" in again.out, again
 
     everything = "".join(school.outputs) + report.read_text(encoding="utf-8") + \
@@ -208,7 +213,7 @@ def test_one_run_feeds_the_lms_and_the_directory(school: School) -> None:
 
 
 def test_a_leaver_is_retired_and_a_renamed_student_renamed_in_both(school: School) -> None:
-    assert school.dss("run", "school-all", "-q").code == 0
+    assert school.dss("run", "school", "-q").code == 0
     rows = school.students()
     active = [r for r in rows if r["enroll_status"] == "Active" and r["home_room"]]
     leaver, renamed = active[10], active[20]
@@ -222,7 +227,7 @@ def test_a_leaver_is_retired_and_a_renamed_student_renamed_in_both(school: Schoo
     leaver_dn = dn_of(school.people()[leaver["student_number"]])
 
     report = school.folder / "report.json"
-    ran = school.dss("run", "school-all", "--report", str(report))
+    ran = school.dss("run", "school", "--report", str(report))
     assert ran.code == 0, ran
     # the leaver: suspended in the LMS, moved to ou=retired in the directory, in no group
     assert school.lms_users()[leaver["student_number"]]["suspended"] is True
@@ -248,11 +253,11 @@ def test_a_leaver_is_retired_and_a_renamed_student_renamed_in_both(school: Schoo
     assert ("directory", "update_username", new.idnumber) in methods
     assert ("lms", "old_users", leaver["student_number"]) in methods
     assert_in_step(school)
-    assert "Nothing to do" in school.dss("plan", "school-all").out
+    assert "Nothing to do" in school.dss("plan", "school").out
 
 
 def test_the_deletion_limit_protects_the_directory_too(school: School) -> None:
-    assert school.dss("run", "school-all", "-q").code == 0
+    assert school.dss("run", "school", "-q").code == 0
     rows = school.students()
     gone = [r for r in rows if r["enroll_status"] == "Active"][::7][:40]  # 40 of ~270: 15%
     for row in gone:
@@ -261,7 +266,7 @@ def test_the_deletion_limit_protects_the_directory_too(school: School) -> None:
     entries = school.directory.entries("", scope="SUBTREE")
     lms = school.lms_users()
     # the LMS's branches are let through; the directory's limit still stops the run
-    stopped = school.dss("run", "school-all", "--allow-deletions", f"lms.users={len(gone)}",
+    stopped = school.dss("run", "school", "--allow-deletions", f"lms.users={len(gone)}",
                          "--allow-deletions", f"lms.enrolments={len(gone)}")
     assert stopped.code == 3, stopped
     assert (f"dss: stopped: directory.users: {len(gone)} of " in stopped.err
@@ -270,7 +275,7 @@ def test_the_deletion_limit_protects_the_directory_too(school: School) -> None:
     assert school.directory.entries("", scope="SUBTREE") == entries  # nothing applied, anywhere
     assert school.lms_users() == lms
     # allowed for every branch, it goes through
-    ran = school.dss("run", "school-all", "-q", "--allow-deletions", str(len(gone)))
+    ran = school.dss("run", "school", "-q", "--allow-deletions", str(len(gone)))
     assert ran.code == 0, ran
     retired = school.people("ou=retired")
     assert {r["student_number"] for r in gone} <= set(retired)
@@ -281,7 +286,7 @@ def test_an_account_the_directory_refuses_is_not_added_to_groups(school: School)
     """A name the directory already holds (an entry dss does not manage): that new_users fails,
     its group memberships are skipped with the reason, and the LMS is synced all the same."""
     plan = school.folder / "plan.json"
-    assert school.dss("plan", "school-all", "--report", str(plan)).code == 0
+    assert school.dss("plan", "school", "--report", str(plan)).code == 0
     actions = json.loads(plan.read_text(encoding="utf-8"))["actions"]
     joining = {a["value"] for a in actions
                if a["tree"] == "directory" and a["method"] == "add_members_to_groups"}
@@ -293,7 +298,7 @@ def test_an_account_the_directory_refuses_is_not_added_to_groups(school: School)
     school.directory.add(f"uid={username},ou=people", ["account"], {"uid": username})
 
     report = school.folder / "report.json"
-    ran = school.dss("run", "school-all", "--report", str(report))
+    ran = school.dss("run", "school", "--report", str(report))
     assert ran.code == 1, ran
     results = {(a["tree"], a["method"], a["idnumber"], a["value"]): a
                for a in json.loads(report.read_text(encoding="utf-8"))["actions"]}
@@ -311,7 +316,7 @@ def test_an_account_the_directory_refuses_is_not_added_to_groups(school: School)
     # once the stray entry is gone, the next run adds the account and its memberships
     school.directory.server.connection().delete(
         f"uid={username},ou=people,{school.directory.base}")
-    assert school.dss("run", "school-all", "-q").code == 0
+    assert school.dss("run", "school", "-q").code == 0
     assert_in_step(school)
 
 
@@ -369,6 +374,35 @@ def test_the_demo_directory_starts_afresh_and_stops(tmp_path: Path, dss_slapd: A
 def test_the_demo_script_has_the_opt_in_directory() -> None:
     script = (Path(__file__).resolve().parents[3] / ".ci" / "demo").read_text(encoding="utf-8")
     for text in ('"${DSS_DEMO_DIRECTORY:-0}" = 1', "school_sync.demo_directory start",
-                 "--directory", "plan school-all", "run school-all --report",
+                 "--directory", "plan school", "run school --report",
                  "trap stop_slapd EXIT"):
         assert text in script, text
+
+
+def test_the_directory_joins_the_school_datastore_when_configured(tmp_path: Path) -> None:
+    """A [trees.directory] table or DSS_DIRECTORY_URL: two destinations; else the LMS alone."""
+    from dss_core import Config
+
+    from school_sync import plugin
+
+    def destinations(data: dict[str, Any], environ: dict[str, str]) -> list[str]:
+        (found,) = plugin.dss_datastores(config=Config(data, environ=environ))
+        assert found.name == "school"
+        return [str(d) for d in found.destinations]
+
+    assert destinations({}, {}) == ["lms"]
+    assert destinations({}, {"DSS_DIRECTORY_BIND_PASSWORD": "x"}) == ["lms"]  # not on its own
+    assert destinations({}, {"DSS_DIRECTORY_URL": "ldap://127.0.0.1:1"}) == ["lms", "directory"]
+    assert destinations({"trees": {"directory": {"base": "dc=x"}}}, {}) == ["lms", "directory"]
+    # a table without a url is said plainly, not left out in silence (no server needed)
+    made = subprocess.run([sys.executable, "-m", "school_sync.generate", "--users", "30",
+                           "--out", str(tmp_path)], cwd=tmp_path, env=environ("x"),
+                          capture_output=True, text=True, timeout=120)
+    assert made.returncode == 0, made.stderr
+    with (tmp_path / "dss.toml").open("a", encoding="utf-8") as fh:
+        fh.write('\n[trees.directory]\nbase = "dc=example,dc=org"\n')
+    checked = subprocess.run([*dss_command(), "check", "school"], cwd=tmp_path,
+                             env=environ("x"), capture_output=True, text=True, timeout=120)
+    assert checked.returncode == 2, checked.stdout + checked.stderr
+    assert "no directory URL: set url (ldap://host:389) on the tree" in checked.stdout + \
+        checked.stderr
