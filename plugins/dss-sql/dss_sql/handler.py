@@ -916,19 +916,20 @@ class SQLHandler(Handler):
         if b.scope is not None and self._scope_state(b, action.idnumber) is not True:
             return self._outside(action, b, f"a new row with {b.map.key}={action.idnumber!r}")
         for attr, bl in b.links.items():
-            failed = self._replace_links(action, b, bl, sorted(getattr(obj, attr) or (), key=str))
+            failed = self._replace_links(action, b, bl, sorted(getattr(obj, attr) or (), key=str),
+                                          attr)
             if failed is not None:
                 return failed
         return None
 
     def _replace_links(self, action: Action, b: BoundTable, bl: BoundLink,
-                       members: Sequence[Any]) -> Result | None:
+                       members: Sequence[Any], attribute: str | None = None) -> Result | None:
         """Make ``members`` the link rows of the action's object (a new or revived row)."""
         owner = self._owner_value(action, b, bl)
         if isinstance(owner, Result):
             return owner
         self.execute(bl.table.delete().where(bl.of_owner(owner)))
-        values = self._member_values(action, bl, members)
+        values = self._member_values(action, bl, members, attribute)
         if isinstance(values, Result):
             return values
         rows = [bl.row(owner, v) for v in values]
@@ -1036,8 +1037,8 @@ class SQLHandler(Handler):
                                  f"{b.map.key}={action.idnumber!r}: which one is meant?")
         return self._missing(action, b)
 
-    def _member_values(self, action: Action, bl: BoundLink,
-                       members: Sequence[Any]) -> list[Any] | Result:
+    def _member_values(self, action: Action, bl: BoundLink, members: Sequence[Any],
+                       attribute: str | None = None) -> list[Any] | Result:
         """What the link's member column holds for each element (their ids, or themselves), or a failure naming the missing ones."""
         if bl.member_table is None:
             return list(members)
@@ -1054,7 +1055,7 @@ class SQLHandler(Handler):
             if ambiguous:
                 parts.append(f"more than one row in {table} with {bl.member_key.name} "
                              f"{_names(ambiguous)}")
-            return action.failed("; ".join(parts) + f": {action.attribute} of "
+            return action.failed("; ".join(parts) + f": {attribute or action.attribute} of "
                                  f"{action.idnumber!r} not written")
         return [found[m] for m in members]
 
