@@ -152,7 +152,7 @@ class ProgressView:
         grid.add_column(width=1)  # spinner or tick
         grid.add_column(no_wrap=True)  # import/apply tree.branch
         grid.add_column(justify="right", no_wrap=True)  # records read, actions done
-        grid.add_column(justify="right", no_wrap=True)  # objects kept, or the bar
+        grid.add_column(no_wrap=True)  # objects kept, or the bar
         grid.add_column(no_wrap=True)  # failures so far
         grid.add_column(justify="right", no_wrap=True)  # rate, or the time it took
         for row in imports:
