@@ -124,6 +124,17 @@ def test_a_plan_keeps_stdout_clean_and_stops_the_display_before_listing(
     assert "Nothing to do" not in shared.screen and "plan testsync" in shared.screen
 
 
+def test_log_lines_and_notes_are_drawn_above_the_display(sync: Any, testplugin_site: Path) -> None:
+    done = on_terminal(sync(), testplugin_site, "-vv", "plan", "testsync")
+    assert done.code == 0, done
+    # the log handler (made before the display) and -v's lines write through rich: each line
+    # is written where the display was erased (ESC[2K), not into it
+    for line in (rb"dss: info: dss_core\.runner: imported src\.groups",
+                 rb"imported dst\.users: 2 records, 2 objects"):
+        found = re.search(rb"\x1b\[2K(?:\x1b\[1A\x1b\[2K)*" + line, done.raw)
+        assert found, (line, done.raw)
+
+
 @pytest.mark.parametrize(("args", "env"), [(("--quiet",), {}), ((), {"TERM": "dumb"})],
                          ids=["quiet", "dumb-terminal"])
 def test_no_display_with_quiet_or_on_a_dumb_terminal(

@@ -14,6 +14,7 @@ branch shows a spinner until its import is done; without
 from __future__ import annotations
 
 import atexit
+import logging
 import os
 import sys
 import threading
@@ -216,20 +217,41 @@ class LiveProgress:
         self.live = Live(self.view, console=self.console, refresh_per_second=REFRESH,
                          transient=True, redirect_stdout=same_terminal(), redirect_stderr=True)
         self.started = False
+        self._handlers: list[tuple[logging.StreamHandler[Any], Any]] = []
 
     def start(self) -> None:
         """Start drawing; an interpreter that exits first (a second Ctrl-C) still stops it."""
         if not self.started:
             self.started = True
             atexit.register(self.stop)
+            stderr = sys.stderr
             self.live.start(refresh=True)
+            if sys.stderr is not stderr:  # rich drew stderr's lines above the display
+                self._handlers = _redirect_log_handlers(stderr, sys.stderr)
 
     def stop(self) -> None:
         """Stop drawing and erase the display (the terminal's cursor is shown again)."""
         if self.started:
             self.started = False
             atexit.unregister(self.stop)
+            for handler, stream in self._handlers:
+                handler.setStream(stream)
+            self._handlers = []
             self.live.stop()
+
+
+def _redirect_log_handlers(old: Any, new: Any) -> list[tuple[logging.StreamHandler[Any], Any]]:
+    """Point the logging handlers writing to ``old`` (stderr, taken when they were made) at
+    ``new`` while the display is drawn, so that a log line appears above it, not through it;
+    returns each handler changed with its stream, to put back."""
+    loggers = [logging.getLogger(), *(logger for logger in logging.root.manager.loggerDict.values()
+                                      if isinstance(logger, logging.Logger))]
+    changed: list[tuple[logging.StreamHandler[Any], Any]] = []
+    for logger in loggers:
+        for handler in logger.handlers:
+            if isinstance(handler, logging.StreamHandler) and handler.stream is old:
+                changed.append((handler, handler.setStream(new)))
+    return changed
 
 
 def apply_totals(actions: Sequence[Any]) -> dict[str, int]:
