@@ -315,7 +315,7 @@ def show_object(session: Any, name: str | None, branch: str, idnumber: str) -> t
                        f"(branches: {', '.join(source.branch_order)})")
     lines: list[str] = []
     found = False
-    for tree in (source, *dests):
+    for tree in (source, *(d for d in dests if d.takes(branch))):
         tree.load()
         obj = tree.branch(branch).get(idnumber)
         role = "source" if tree is source else "destination"

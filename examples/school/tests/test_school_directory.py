@@ -203,6 +203,13 @@ def test_one_run_feeds_the_lms_and_the_directory(school: School) -> None:
     assert_in_step(school)
     again = school.dss("plan", "school")
     assert again.code == 0 and "Nothing to do" in again.out, again
+    # dss show of a branch the directory skips: the source and the LMS, not the directory
+    someone = sorted(sis)[0]
+    shown = school.dss("show", "enrolments", someone)
+    assert shown.code == 0, shown
+    assert f"source sis.enrolments {someone!r}" in shown.out
+    assert f"destination lms.enrolments {someone!r}" in shown.out
+    assert "directory" not in shown.out
 
     everything = "".join(school.outputs) + report.read_text(encoding="utf-8") + \
         (school.folder / "dss.toml").read_text(encoding="utf-8")
