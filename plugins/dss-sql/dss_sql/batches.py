@@ -203,20 +203,13 @@ def write_new(w: Writer, b: BoundTable, actions: Sequence[Action]) -> Outcome:
 
 def write_update(w: Writer, b: BoundTable, actions: Sequence[Action]) -> Outcome:
     """Set one column of many rows (actions of one attribute): ``UPDATE ... WHERE key = :key``, executed many."""
-    import sqlalchemy as sa
-
-    column = b.table.c[b.columns[actions[0].attribute or ""]]
+    column = b.columns[actions[0].attribute or ""]
     mine = owned(w, b, [a.idnumber for a in actions])
     alone = {n for n, a in enumerate(actions) if a.idnumber not in mine}
-    params = [{"dss_key": b.key_value(a.idnumber), "dss_value": coerce(column, a.value)}
+    params = [b.update_params(a.idnumber, column, a.value)
               for n, a in enumerate(actions) if n not in alone]
-    if params:
-        match = b.key == sa.bindparam("dss_key")
-        if b.scope is not None:
-            match = sa.and_(match, b.scope)
-        statement = b.table.update().where(match).values({column.name: sa.bindparam("dss_value")})
-        for part in chunks(params, 10 * CHUNK):
-            w.execute(statement, list(part))
+    for part in chunks(params, 10 * CHUNK):
+        w.execute(b.update_column(column), list(part))
     return Outcome(alone)
 
 
@@ -290,12 +283,9 @@ def write_remove(w: Writer, b: BoundTable, actions: Sequence[Action]) -> Outcome
         query = sa.select(bl.owner, bl.member).where(bl.owner.in_(owners), bl.member.in_(members))
         there.update((o, m) for o, m in w.execute(query))
     alone |= {n for n, pair in wanted if pair not in there}
-    params = [{"dss_owner": pair[0], "dss_member": pair[1]} for n, pair in wanted if n not in alone]
-    if params:
-        statement = bl.table.delete().where(bl.owner == sa.bindparam("dss_owner"),
-                                            bl.member == sa.bindparam("dss_member"))
-        for some in chunks(params, 10 * CHUNK):
-            w.execute(statement, list(some))
+    params = [bl.one_params(*pair) for n, pair in wanted if n not in alone]
+    for some in chunks(params, 10 * CHUNK):
+        w.execute(bl.delete_one(), list(some))
     return Outcome(alone)
 
 
