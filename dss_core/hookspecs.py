@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING
 
 import pluggy
 
+from .importers import PROGRESS_EVERY
+
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
@@ -161,7 +163,7 @@ def dss_import_progress(run: Run, tree: TreeDeclaration, branch: str, count: int
 
 
 #: how many records :func:`dss_import_progress` is called after (and once with 0 at the start)
-IMPORT_PROGRESS_EVERY = 1000
+IMPORT_PROGRESS_EVERY = PROGRESS_EVERY
 
 
 @hookspec

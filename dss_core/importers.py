@@ -17,7 +17,7 @@ it or quarantines it (see :mod:`dss_core.quarantine`). Per importer, ``filter_ou
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from .errors import ConfigurationError, DuplicateIdError, InputError
@@ -180,8 +180,16 @@ def duplicate_policy(importer: Importer, declared: str | None = None) -> str:
     return str(policy)
 
 
-def load_branch(importer: Importer, data: BranchData, on_duplicate: str | None = None) -> int:
+#: records between two calls of a load's ``progress`` (the ``dss_import_progress`` hook)
+PROGRESS_EVERY = 1000
+
+
+def load_branch(importer: Importer, data: BranchData, on_duplicate: str | None = None,
+                progress: Callable[[int], None] | None = None) -> int:
     """Run ``importer`` and put its objects into ``data``; return the number of records read.
+
+    ``progress(count)`` is called with 0 as the branch starts, then every
+    :data:`PROGRESS_EVERY` records (a live display's feed).
 
     Records without idnumber get a running number. Records with the same
     idnumber are merged when the model has membership attributes (their
@@ -192,11 +200,14 @@ def load_branch(importer: Importer, data: BranchData, on_duplicate: str | None =
     objects live until the tree is cleared, and collecting over millions of
     them as they are made would cost more than the import itself.
     """
+    if progress is not None:
+        progress(0)
     with gc_paused():
-        return _load_branch(importer, data, on_duplicate)
+        return _load_branch(importer, data, on_duplicate, progress)
 
 
-def _load_branch(importer: Importer, data: BranchData, on_duplicate: str | None) -> int:
+def _load_branch(importer: Importer, data: BranchData, on_duplicate: str | None,
+                 progress: Callable[[int], None] | None = None) -> int:
     declared = next(s for s in CORE_SETTINGS if s.name == "strip_idnumber")
     strip = importer.settings.get("strip_idnumber")
     strip = declared.default if strip is None else validate(
@@ -237,7 +248,11 @@ def _load_branch(importer: Importer, data: BranchData, on_duplicate: str | None)
     unit: Any = None
     by: Any = None
     origin: Origin | None
+    tick = PROGRESS_EVERY if progress is not None else -1
     for count, item in enumerate(importer.records(), 1):  # noqa: B007
+        if count == tick:
+            progress(count)  # type: ignore[misc]  # tick is -1 without it
+            tick += PROGRESS_EVERY
         if isinstance(item, Record):
             origin = item.origin
             if not origin.importer:

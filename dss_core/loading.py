@@ -8,6 +8,7 @@ and :func:`load_tree`, which runs them in branch order through
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -51,12 +52,18 @@ def importer_for(tree: TreeDeclaration, branch: str) -> Importer:
 
 
 def load_tree(tree: TreeDeclaration,
-              on_branch: Callable[[str, int], None] | None = None) -> None:
-    """Run every branch importer of ``tree`` in branch order (what ``+tree`` does)."""
+              on_branch: Callable[[str, int], None] | None = None,
+              on_progress: Callable[[str, int], None] | None = None) -> None:
+    """Run every branch importer of ``tree`` in branch order (what ``+tree`` does).
+
+    ``on_branch(branch, records)`` hears each branch done; ``on_progress(branch,
+    records)`` each branch start (0) and every so many records while it imports.
+    """
     tree.clear()
     for name in tree.branch_order:
+        progress = functools.partial(on_progress, name) if on_progress is not None else None
         count = load_branch(importer_for(tree, name), tree.branch(name),
-                            tree.branches[name].on_duplicate)
+                            tree.branches[name].on_duplicate, progress)
         if on_branch is not None:
             on_branch(name, count)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 import os
+import time
 import traceback
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -169,13 +170,24 @@ def _execute(run: Run, source: TreeDeclaration, destinations: Sequence[TreeDecla
     hook.dss_report_start(run=run)
 
     def import_tree(tree: TreeDeclaration) -> None:
+        started = time.perf_counter()
+        try:
+            _import_tree(tree)
+        finally:
+            summary.phases["import"] = (summary.phases.get("import", 0.0)
+                                        + time.perf_counter() - started)
+
+    def _import_tree(tree: TreeDeclaration) -> None:
         def done(branch: str, count: int) -> None:
             summary.imported[(tree.name, branch)] = count
             summary.objects[(tree.name, branch)] = len(tree.branch(branch))
             log.info("imported %s.%s: %d records, %d objects, %d bad", tree.name, branch, count,
                      len(tree.branch(branch)), len(tree.branch(branch).rejects))
             hook.dss_import_done(run=run, tree=tree, branch=branch, count=count)
-        load_tree(tree, on_branch=done)
+        def progress(branch: str, count: int) -> None:
+            hook.dss_import_progress(run=run, tree=tree, branch=branch, count=count)
+
+        load_tree(tree, on_branch=done, on_progress=progress)
 
     quarantine = Quarantine()
     summary.quarantined = quarantine.records
@@ -197,6 +209,7 @@ def _execute(run: Run, source: TreeDeclaration, destinations: Sequence[TreeDecla
     # every diff is computed before any handler begins: data a derived property cannot
     # compute, in any branch of any destination, stops the run with nothing changed
     # (or, where the branch quarantines, holds back that object)
+    started_diff = time.perf_counter()
     before = len(quarantine)
     plans = (saved() if saved is not None else
              [(dest, list(diff(source, dest, quarantine))) for dest in destinations])
@@ -233,8 +246,11 @@ def _execute(run: Run, source: TreeDeclaration, destinations: Sequence[TreeDecla
         raise _model_errors(model_errors)
     if trips:
         raise GateError(trips)
+    summary.phases["diff"] = time.perf_counter() - started_diff
     if run.dry_run:
         return
+    hook.dss_apply_start(run=run, actions=[a for _, actions in plans for a in actions])
+    started_apply = time.perf_counter()
     handlers = _begin_handlers(run, destinations)
     if run.journal is not None:
         run.journal.start(run.id, run.datastore, run.mode, run.started,
@@ -247,6 +263,7 @@ def _execute(run: Run, source: TreeDeclaration, destinations: Sequence[TreeDecla
             failed = summary.stopped  # an interrupted run commits what it did
         finally:
             handler.end(failed)
+    summary.phases["apply"] = time.perf_counter() - started_apply
     if run.journal is not None:
         from .journal import DONE, INTERRUPTED
 

@@ -79,6 +79,7 @@ class Summary:
     quarantined: list[BadRecord] = field(default_factory=list)  # bad records set aside
     rejects_path: Path | None = None  # where they were written (the rejects file)
     left_out: int = 0  # actions of the plan --only, --limit or --id left for another run
+    phases: dict[str, float] = field(default_factory=dict)  # seconds: import, diff, apply
 
     def add(self, result: Result) -> None:
         a = result.action

@@ -47,6 +47,7 @@ def report_data(run: Run, summary: Summary) -> dict[str, object]:
         "quarantined": [r.to_dict() for r in summary.quarantined],
         "rejects_file": str(summary.rejects_path) if summary.rejects_path else None,
         "left_out": summary.left_out,  # actions --only, --limit or --id left for another run
+        "phases": {name: round(seconds, 3) for name, seconds in summary.phases.items()},
         "not_implemented": dict(sorted(summary.not_implemented.items())),
         "actions": [r.to_dict() for r in summary.results],
     }
