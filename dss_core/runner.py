@@ -159,6 +159,7 @@ def _model_errors(actions: list[Any]) -> ConfigurationError:
 def _execute(run: Run, source: TreeDeclaration, destinations: Sequence[TreeDeclaration], load: bool,
              summary: Summary, saved: SavedPlan | None = None) -> None:
     hook = run.plugins.hook
+    run.destinations = [d.name for d in destinations]
     run.allow.check_names([source, *destinations])
     run.select.check_names(source, destinations)
     for dest in destinations:

@@ -48,6 +48,7 @@ class Run:
     journal: Journal | None = None  # where each action's intent and outcome go (dss run)
     stop: StopRequest = field(default_factory=StopRequest)  # Ctrl-C / SIGTERM while applying
     notes: list[str] = field(default_factory=list)  # said at the start (an earlier run killed)
+    destinations: list[str] = field(default_factory=list)  # the trees it syncs to (set by the runner)
 
     @classmethod
     def create(cls, mode: str, plugins: pluggy.PluginManager, config: Config, **kwargs: Any) -> Run:

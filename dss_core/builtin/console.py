@@ -149,20 +149,22 @@ def dss_report_result(run: Run, result: Result) -> None:
             elif status is not Status.HELD:
                 live.view.result(result)
     action = result.action
+    # with two destinations or more, each line names the one it is for: "directory: new_users(...)"
+    message = f"{action.tree}: {action.message}" if len(run.destinations) > 1 else action.message
     if status in _LOUD:  # said even with --quiet ("nothing but errors")
         origin = f" [{action.origin}]" if action.origin is not None else ""
-        _echo(f"{status.value.upper()}: {action.message}{origin}: {result.message}", err=True)
+        _echo(f"{status.value.upper()}: {message}{origin}: {result.message}", err=True)
         if run.verbose and result.details.get("traceback"):
             _echo(result.details["traceback"], err=True)
         return
     if _quiet(run):
         return
     if status is Status.PLANNED:
-        _echo(action.message)
+        _echo(message)
     elif status is Status.HELD:
-        _echo(f"{action.message}: {result.message}")
+        _echo(f"{message}: {result.message}")
     elif run.verbose:
-        _echo(f"{status.value}: {action.message}")
+        _echo(f"{status.value}: {message}")
 
 
 #: quarantined records named one by one in the summary; the rest are in the rejects file

@@ -180,6 +180,11 @@ def test_one_run_feeds_the_lms_and_the_directory(school: School) -> None:
                 "directory.groups"):
         assert f"  {row} " in planned.out, row
     assert "directory.enrolments" not in planned.out
+    # two destinations: each planned action names the one it is for
+    actions = [line for line in planned.out.splitlines() if "(idnumber=" in line]
+    assert any(line.startswith("directory: new_users(") for line in actions)
+    assert any(line.startswith("lms: new_enrolments(") for line in actions)
+    assert all(line.startswith(("lms: ", "directory: ")) for line in actions)
     assert school.directory.entries("", scope="SUBTREE") == before  # a plan changes nothing
 
     report = school.folder / "report.json"
