@@ -191,6 +191,10 @@ class SQLHandler(Handler):
     url: ClassVar[str | None] = None
     batch_size: ClassVar[int | None] = None
     batch_actions: ClassVar[int] = 500
+    #: your own methods (``new_enrolments``) whose actions may be run back to back in one
+    #: SAVEPOINT; only for methods that write nothing but through this connection (see
+    #: :meth:`handle_batch`)
+    batch_methods: ClassVar[frozenset[str] | set[str]] = frozenset()
     #: the methods of this very class that are the mapping's generic ones (see :meth:`generic`);
     #: a subclass overriding one of them gets its actions one at a time
     generic_methods: ClassVar[frozenset[str]] = frozenset(
@@ -257,6 +261,7 @@ class SQLHandler(Handler):
         self._locked: dict[str, str] = {}  # table -> the action that timed out waiting for it
         self._savepoints = 0  # how many of our SAVEPOINTs are open (Savepoint)
         self.__dict__.pop("_adds", None)  # statements of the tables bound before
+        self.__dict__.pop("_dispatched", None)
         self.forget_ids()
         if self.connection.in_transaction():  # reflection autobegins
             self.connection.rollback()
@@ -722,21 +727,41 @@ class SQLHandler(Handler):
 
     def _generic_action(self, action: Action) -> bool:
         """True when ``action`` goes to a generic method (no specific method, no override)."""
-        if action.kind not in WRITERS:
-            return False
-        found = self.find_method(action)
-        return found is not None and found[0] == action.kind and self.generic(action.kind)
+        return self._dispatch(action) == "generic"
+
+    def _dispatch(self, action: Action) -> str:
+        """``"generic"``, ``"own"`` (a method named in :attr:`batch_methods`) or ``""`` (any other).
+
+        Cached per branch, method name and attribute: it is asked for every action.
+        """
+        cache: dict[tuple[str, str, str | None], str] = self.__dict__.setdefault("_dispatched", {})
+        key = (action.branch, action.method, action.attribute if action.kind == "update" else None)
+        kind = cache.get(key)
+        if kind is None:
+            found = self.find_method(action) if action.kind in WRITERS else None
+            if found is None:
+                kind = ""
+            elif found[0] == action.kind and self.generic(action.kind):
+                kind = "generic"
+            else:
+                kind = "own" if found[0] in self.batch_methods else ""
+            cache[key] = kind
+        return kind
 
     def batchable(self, action: Action) -> bool:
         """True when ``action`` may be written in a batch: a generic method applies it through the mapping.
 
         Not batched: an action a specific method (``new_users``,
-        ``update_name``) or an override of a generic one handles, one whose
+        ``update_name``) or an override of a generic one handles (unless it
+        is named in :attr:`batch_methods`), one whose
         branch the mapping does not hold or whose attribute it does not map
         (it fails alone, saying so), and a ``new`` whose rows link rows of
         their own table (an element may be a row of the same batch).
         """
-        if not self._generic_action(action):
+        dispatch = self._dispatch(action)
+        if dispatch == "own":
+            return True
+        if dispatch != "generic":
             return False
         b = self._bound(action)
         if b is None:
@@ -766,6 +791,8 @@ class SQLHandler(Handler):
         """
         if getattr(self, "connection", None) is None:
             return super().handle_batch(actions)
+        if self._dispatch(actions[0]) == "own":
+            return self._run_together(actions)
         results: list[Result | None] = [None] * len(actions)
         todo: list[int] = []
         for n, action in enumerate(actions):
@@ -777,6 +804,54 @@ class SQLHandler(Handler):
         self._write_batch(actions, todo, results, again=True)
         assert all(r is not None for r in results)
         return results  # type: ignore[return-value]
+
+    def _alone(self, action: Action) -> Result:
+        """One action of a batch handled alone (:meth:`handle`), an exception its result as the runner makes it."""
+        import traceback
+
+        try:
+            return self.handle(action)
+        except Exception as exc:
+            return Result(action, Status.EXCEPTION, f"{type(exc).__name__}: {exc}",
+                          details={"traceback": traceback.format_exc()})
+
+    def _run_together(self, actions: Sequence[Action]) -> list[Result]:
+        """Actions of one of your :attr:`batch_methods`: each through your method, all in one SAVEPOINT.
+
+        When every one succeeds the savepoint is released (no savepoint per
+        action). When one fails, raises or is not implemented, the savepoint is rolled back and every action is handled
+        again alone (:meth:`handle`), so the results are those of one at a
+        time: which is why such a method must change nothing but the
+        database, through this connection (it may run twice).
+        """
+
+        if any(self._locked_out(a) is not None for a in actions):
+            return [self._alone(a) for a in actions]
+        if self._tx is None or not self._tx.is_active:
+            self._tx = self.connection.begin()
+        savepoint = self.savepoint()
+        results: list[Result] = []
+        try:
+            for action in actions:
+                result = Handler.handle(self, action)
+                if result.failed or result.status is Status.NOT_IMPLEMENTED:
+                    break
+                results.append(result)
+        except Exception:  # a database error, or your method's own: each alone says which
+            results = []
+        except BaseException:
+            savepoint.rollback()
+            self.forget_ids()
+            raise
+        if len(results) < len(actions):
+            savepoint.rollback()
+            self.forget_ids()
+            return [self._alone(a) for a in actions]
+        savepoint.commit()
+        self._pending += len(results)
+        if self._pending >= self._batch:
+            self.commit()
+        return results
 
     def _write_batch(self, actions: Sequence[Action], todo: list[int],
                      results: list[Result | None], again: bool) -> None:
@@ -795,13 +870,13 @@ class SQLHandler(Handler):
             savepoint.rollback()
             self.forget_ids()
             for m in retry.positions:
-                results[todo[m]] = self.handle(batch[m])
+                results[todo[m]] = self._alone(batch[m])
             rest = [n for m, n in enumerate(todo) if m not in set(retry.positions)]
             if again:
                 self._write_batch(actions, rest, results, again=False)
             else:
                 for n in rest:
-                    results[n] = self.handle(actions[n])
+                    results[n] = self._alone(actions[n])
             return
         except sa_exc.SQLAlchemyError as exc:
             savepoint.rollback()
@@ -812,7 +887,7 @@ class SQLHandler(Handler):
                                           handler=first.kind)
                 todo = todo[1:]
             for n in todo:  # one at a time: only the failing action fails, with its own message
-                results[n] = self.handle(actions[n])
+                results[n] = self._alone(actions[n])
             return
         except BaseException:
             savepoint.rollback()
@@ -824,7 +899,7 @@ class SQLHandler(Handler):
             results[todo[m]] = Result(action, Status.SUCCESS, message, handler=action.kind)
         self._pending += len(written)
         for m in sorted(alone):
-            results[todo[m]] = self.handle(batch[m])
+            results[todo[m]] = self._alone(batch[m])
         if self._pending >= self._batch:
             self.commit()
 

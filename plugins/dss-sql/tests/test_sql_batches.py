@@ -481,3 +481,40 @@ def test_random_plans_agree_on_postgres(dss_postgres_url: str, sync: Any, kit: A
         batched, plain, _ = both(dss_postgres_url, prepare, kit_source(kit, sync, later, mapping),
                                  KIT_QUERIES, mapping=mapping)
         assert batched == plain
+
+
+def test_your_own_methods_named_in_batch_methods_run_together(db_url, sync, kit):
+    """A method of yours in ``batch_methods``: one SAVEPOINT for the batch; a failure anywhere
+    (the database's, or an exception of your own) and each action runs alone, as unbatched."""
+    mapping = kit.make_mapping()
+    calls: list[str] = []
+
+    class Own(mapping.handler()):  # type: ignore[misc]
+        batch_methods = frozenset({"new_users"})
+
+        def new_users(self, action: Action) -> Any:
+            calls.append(action.idnumber or "")
+            if action.idnumber == "u0040":
+                raise RuntimeError("no such person in the registry")
+            self.execute("insert into accounts (username, full_name) values (:u, :n)",
+                         {"u": action.idnumber, "n": action.source.name})
+            return action.succeeded("by hand")
+
+    records = {"users": [{"idnumber": f"u{i:04}", "name": f"User {i}"} for i in range(120)]}
+    records["users"][70]["name"] = None  # full_name NOT NULL: a database error in the batch
+    batched, plain, batches = both(db_url, kit.create_schema, kit_source(kit, sync, records, mapping),
+                                   KIT_QUERIES, mapping=mapping, base=Own)
+    assert batched == plain
+    assert batches == [("new_users", 120)]
+    outcome = {key.split(":")[-1]: (status, message) for key, status, message, _ in batched[0]}
+    assert outcome["u0040"] == (Status.EXCEPTION, "RuntimeError: no such person in the registry")
+    assert outcome["u0070"][0] is Status.FAILURE
+    assert outcome["u0001"] == (Status.SUCCESS, "by hand")
+    assert len(batched[1]["accounts"]) == 118
+
+    calls.clear()  # no failure: each action once, in one savepoint
+    records["users"] = [u for u in records["users"] if u["idnumber"] not in ("u0040", "u0070")]
+    batched, plain, batches = both(db_url, kit.create_schema, kit_source(kit, sync, records, mapping),
+                                   KIT_QUERIES, mapping=mapping, base=Own)
+    assert batched == plain and batches == [("new_users", 118)]
+    assert len(calls) == 2 * 118  # batched once, then unbatched once
