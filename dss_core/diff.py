@@ -21,6 +21,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from .actions import ADD, ERROR, NEW, OLD, REMOVE, UPDATE, Action
+from .columnar_diff import diff_columnar
 from .errors import DssError, InputError
 from .gc_pause import gc_paused
 from .model import SCALAR, Model
@@ -141,6 +142,11 @@ def _diff_branch(source: TreeDeclaration, dest: TreeDeclaration, branch: str,
     sdata, ddata = source.branch(branch), dest.branch(branch)
     kinds = MODE_KINDS[dest.mode_of(branch)]
     cmp = compare_models(branch, sdata.model, ddata.model, source.name, dest.name)
+    if sdata.columnar is not None and ddata.columnar is not None:  # both sides stored as columns
+        done = diff_columnar(source, dest, branch, sdata.columnar, ddata.columnar, cmp.attributes,
+                             cmp.membership, cmp.errors, kinds)
+        if done is not None:
+            return done
     out: list[Action] = list(cmp.errors)
     tree = dest.name
     attrs = cmp.attributes

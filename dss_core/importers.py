@@ -20,6 +20,7 @@ import contextlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from .columnar_load import load_columnar
 from .errors import ConfigurationError, DuplicateIdError, InputError
 from .gc_pause import gc_paused
 from .model import SCALAR, Model
@@ -203,6 +204,11 @@ def load_branch(importer: Importer, data: BranchData, on_duplicate: str | None =
     if progress is not None:
         progress(0)
     with gc_paused():
+        # the columnar path first (dss_core.columnar_load): None when it cannot give the same branch
+        if (type(importer).filter_out is Importer.filter_out
+                and type(importer).preprocess is Importer.preprocess
+                and (count := load_columnar(importer, data, on_duplicate)) is not None):
+            return count
         return _load_branch(importer, data, on_duplicate, progress)
 
 

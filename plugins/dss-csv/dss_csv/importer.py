@@ -481,6 +481,17 @@ class CSVImporter(Importer):
             values = make(row)
             yield Record(values, Origin(name, start, "line"))
 
+    def read_columns(self) -> dict[str, Any] | None:
+        """The records as text columns for the core's columnar store, or None (see dss_csv.columnar).
+
+        None whenever polars could read the file otherwise than :meth:`readin`
+        (a ragged row, a control character, a bad encoding, quotes it parses
+        differently): the core then reads the branch with :meth:`readin`.
+        """
+        from .columnar import read_columns
+
+        return read_columns(self)
+
     def raw_rows(self, origins: Sequence[Origin]) -> list[str | None]:
         """The physical lines at ``origins`` (each file read once), for the rejects file."""
         paths = getattr(self, "_paths", None) or {self._display(f): f for f in self.files()}

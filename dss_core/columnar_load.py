@@ -1,0 +1,144 @@
+"""The columnar import: a branch kept as its importer's columns when that gives the same branch.
+
+:func:`load_columnar` is tried first by :func:`~dss_core.importers.load_branch`.
+It serves a branch when
+
+* the importer reads columns (``read_columns()`` gives a frame, see
+  :mod:`dss_core.columnar`) and overrides neither ``filter_out`` nor
+  ``preprocess``;
+* the model's fields are plain scalars (str, int, float, bool, optional or
+  not) and lists or sets of str, and no ``@property`` is tracked (a derived
+  attribute keeps the object path for now);
+* the records need none of the object path's special cases: every idnumber is
+  printable ASCII without spaces (nothing to strip, case folding is
+  lowercasing), none appears twice nor differs from another only in case,
+  every int/float/bool value converts (and no float is NaN), every required
+  field has a column, and the list columns are the model's membership fields.
+
+Otherwise it returns None and the object path reads the branch again, with its
+quarantine, duplicate policy and messages: never a different answer.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from .columnar import LINE, ColumnarRows
+from .errors import DssError
+from .model import _MISSING, SCALAR, Model
+from .origin import Origin
+from .settings import CORE_SETTINGS, DUPLICATE_POLICIES, validate
+
+log = logging.getLogger(__name__)
+
+_SCALARS = (str, int, float, bool)
+_ID = r"^[!-~]+$"  # printable ASCII, no space: strip is a no-op and casefold is lower()
+
+
+def model_allows(model: type[Model]) -> bool:
+    """True when ``model``'s objects can be built from text columns alone, with no property."""
+    schema = model.schema()
+    fields = schema.fields
+    if any(name not in fields for name in schema.tracked):
+        return False  # a tracked @property: derived attributes keep the object path this time
+    for f in fields.values():
+        if f.kind == SCALAR:
+            if f.type not in _SCALARS:
+                return False
+        elif f.type not in (str, Any):
+            return False
+    return True
+
+
+def load_columnar(importer: Any, data: Any, on_duplicate: str | None = None) -> int | None:
+    """Fill ``data`` (a BranchData) from ``importer``'s columns; None: use the object path.
+
+    The caller has checked that the importer overrides neither ``filter_out``
+    nor ``preprocess``.
+    """
+    read = getattr(importer, "read_columns", None)
+    if read is None:
+        return None
+    try:  # a wrong policy is the object path's ConfigurationError, as is a wrong strip_idnumber
+        _strip_setting(importer, data)
+        policy = importer.setting("on_duplicate") or on_duplicate or importer.on_duplicate
+    except DssError:
+        return None
+    if policy not in DUPLICATE_POLICIES:
+        return None
+    model = data.model
+    if not model_allows(model):
+        return None
+    try:
+        given = read()
+    except DssError:
+        raise  # a signal (Interrupted): never read the branch again
+    except Exception as exc:  # the object path reads it and says what is wrong, as always
+        log.debug("%s.%s: columnar read failed, object path: %s", data.tree, data.name, exc)
+        return None
+    if given is None:
+        return None
+    try:
+        rows = _rows(given, model, importer, data)
+    except Exception as exc:
+        log.debug("%s.%s: columns not usable, object path: %s", data.tree, data.name, exc)
+        return None
+    if rows is None:
+        return None
+    data._columnar = rows
+    if len(rows):
+        data.columns.update(c for c in rows.frame.columns if c != LINE)
+    log.info("%s.%s: %d rows stored as columns", data.tree, data.name, len(rows))
+    return len(rows)
+
+
+def _strip_setting(importer: Any, data: Any) -> bool:
+    declared = next(s for s in CORE_SETTINGS if s.name == "strip_idnumber")
+    strip = importer.settings.get("strip_idnumber")
+    return bool(declared.default if strip is None else validate(
+        declared, strip, f"{data.tree}.{data.name}: strip_idnumber", from_env=True))
+
+
+def _rows(given: Mapping[str, Any], model: type[Model], importer: Any, data: Any) -> ColumnarRows | None:
+    """The branch's rows, or None where the object path would act otherwise than plain storing."""
+    import polars as pl
+
+    frame: pl.DataFrame = given["frame"]
+    lists: dict[str, str] = dict(given.get("lists") or {})
+    names = [c for c in frame.columns if c != LINE]
+    if "idnumber" not in names or LINE not in frame.columns or "idnumber" in lists:
+        return None
+    if any(frame.schema[c] != pl.String for c in names) or frame.null_count().sum_horizontal()[0]:
+        return None
+    schema = model.schema()
+    for name, f in schema.fields.items():
+        present = name in names
+        if f.kind == SCALAR:
+            if name in lists or (not present and f.default is _MISSING):
+                return None  # a list given to a scalar, a required field missing: the object path's error
+        elif present and name not in lists:
+            return None  # a membership field from one text value: the coercer's special cases
+    ids = frame.get_column("idnumber")
+    if not ids.str.contains(_ID).all():
+        return None
+    if ids.n_unique() != len(ids):
+        return None  # duplicates: merged or refused by the object path
+    if not ids.str.contains(r"^[0-9]+$").all() and ids.str.to_lowercase().n_unique() != len(ids):
+        return None  # ids differing only in case: the object path refuses or keeps one
+    for name, f in schema.fields.items():
+        if f.kind != SCALAR or f.type is str or name not in names:
+            continue
+        convert = schema.coercers[name]
+        for value in frame.get_column(name).unique().to_list():
+            try:
+                made = convert(value)
+            except (TypeError, ValueError):
+                return None  # a bad record: quarantined or refused by the object path
+            if isinstance(made, float) and math.isnan(made):
+                return None  # NaN != NaN: the object path reports it changed
+    origin = Origin(importer.describe() if given.get("source") is None else given["source"],
+                    None, "line", type(importer).__name__)
+    return ColumnarRows(frame, model, origin, lists, (data.tree, data.name))
