@@ -71,23 +71,27 @@ def diff_columnar(source: TreeDeclaration, dest: TreeDeclaration, branch: str,
             compared.append(name)
     out: list[Action] = list(errors)
     tree = dest.name
-    sk = srows.frame.select("idnumber").with_row_index("_s")
-    dk = drows.frame.select("idnumber").with_row_index("_d")
-    both = sk.join(dk, on="idnumber", how="inner")
-    differ = pl.Series("differ", [False] * len(both), dtype=pl.Boolean)
-    s_at, d_at = both.get_column("_s"), both.get_column("_d")
-    for name in compared:
-        differ = differ | (srows.frame.get_column(name).gather(s_at)
-                           != drows.frame.get_column(name).gather(d_at))
-    candidates = both.filter(differ)
+    # the candidates: ids on both sides whose compared texts differ (one lazy join and filter;
+    # the columns renamed to names no model field has)
+    sk = srows.frame.lazy().select("idnumber").with_row_index("_dss_s")
+    dk = drows.frame.lazy().select("idnumber").with_row_index("_dss_d")
+    pairs: dict[str, tuple[int, int]] = {}
+    if compared:
+        sides = [rows.frame.lazy().select("idnumber", *(pl.col(name).alias(f"_dss_{side}{i}")
+                                                          for i, name in enumerate(compared)))
+                 .with_row_index(f"_dss_{side}") for side, rows in (("s", srows), ("d", drows))]
+        differ = pl.any_horizontal([pl.col(f"_dss_s{i}") != pl.col(f"_dss_d{i}")
+                                    for i in range(len(compared))])
+        candidates = (sides[0].join(sides[1], on="idnumber", how="inner").filter(differ)
+                      .select("idnumber", "_dss_s", "_dss_d").collect())
+        pairs = {i: (s, d) for i, s, d in candidates.iter_rows()}
     if NEW in kinds:
         method = f"new_{branch}"
-        new = sk.join(dk, on="idnumber", how="anti")
-        at = dict(zip(new.get_column("idnumber").to_list(), new.get_column("_s").to_list(), strict=True))
+        new = sk.join(dk, on="idnumber", how="anti").select("idnumber", "_dss_s").collect()
+        at = dict(new.iter_rows())
         for idnumber in _sorted(at):
             out.append(Action(NEW, method, branch, idnumber, source=srows.object_at(at[idnumber]),
                               tree=tree))
-    pairs = {i: (s, d) for i, s, d in candidates.select("idnumber", "_s", "_d").iter_rows()}
     for idnumber in _sorted(pairs):
         s, d = pairs[idnumber]
         sobj, dobj = srows.object_at(s), drows.object_at(d)
@@ -125,8 +129,8 @@ def diff_columnar(source: TreeDeclaration, dest: TreeDeclaration, branch: str,
     olds: list[Action] = []
     if OLD in kinds:
         method = f"old_{branch}"
-        gone = dk.join(sk, on="idnumber", how="anti")
-        at = dict(zip(gone.get_column("idnumber").to_list(), gone.get_column("_d").to_list(), strict=True))
+        gone = dk.join(sk, on="idnumber", how="anti").select("idnumber", "_dss_d").collect()
+        at = dict(gone.iter_rows())
         for idnumber in _sorted(at):
             olds.append(Action(OLD, method, branch, idnumber, dest=drows.object_at(at[idnumber]), tree=tree))
     return out, olds
