@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from dss_sql import BoundLink, BoundTable, SQLHandler, SQLImporter, SQLMapping
@@ -214,10 +214,13 @@ class PostgresHandler(SQLHandler):
             stmt = stmt.on_conflict_do_nothing(index_elements=[b.key])
         self.execute(stmt)
 
-    def new_row(self, b: BoundTable, obj: Any) -> dict[str, Any]:
+    def new_rows(self, b: BoundTable, objs: Sequence[Any]) -> list[dict[str, Any]]:
         """What :meth:`upsert` inserts: with ON CONFLICT, every live value too."""
-        values = super().new_row(b, obj)
-        return {**values, **b.revive_values()} if self._upserts(b) else values
+        rows = super().new_rows(b, objs)
+        if not self._upserts(b):
+            return rows
+        live = b.revive_values()
+        return [{**row, **live} for row in rows]
 
     def link_insert(self, bl: BoundLink) -> Any:
         """The INSERT of ``add``'s link rows: one that is there already is left alone (``ON CONFLICT DO NOTHING``)."""

@@ -58,7 +58,7 @@ class Writer(Protocol):
 
     def forget_ids(self) -> None: ...
 
-    def new_row(self, b: BoundTable, obj: Any) -> dict[str, Any]: ...
+    def new_rows(self, b: BoundTable, objs: Sequence[Any]) -> list[dict[str, Any]]: ...
 
     def insert_rows(self, table: Any, rows: list[dict[str, Any]], statement: Any = None) -> None: ...
 
@@ -177,7 +177,7 @@ def write_new(w: Writer, b: BoundTable, actions: Sequence[Action]) -> Outcome:
     go = [n for n in range(len(actions)) if n not in alone]
     if not go:
         return Outcome(alone)
-    w.insert_rows(b.table, [w.new_row(b, actions[n].source) for n in go])
+    w.insert_rows(b.table, w.new_rows(b, [actions[n].source for n in go]))
     keys = [actions[n].idnumber for n in go]
     if b.scope is not None:  # a new row the scope does not hold is rolled back: run alone, it fails
         mine = owned(w, b, keys)

@@ -101,16 +101,24 @@ class BoundTable:
         #: the WHERE condition of the rows this branch owns (None: every row)
         self.scope = scope_clause(tmap.scope, table)
         self._updates: dict[str, Any] = {}
+        self._key_type = python_type(self.key)
+        self._typed = [(attr, column, python_type(table.c[column]))
+                       for attr, column in columns.items()]
 
     def key_value(self, idnumber: str | None) -> Any:
         return coerce(self.key, idnumber)
 
     def row_values(self, obj: Any) -> dict[str, Any]:
         """Column values of ``obj`` for this table (key and mapped scalar attributes)."""
-        values = {self.map.key: self.key_value(obj.idnumber)}
-        for attr, column in self.columns.items():
-            values[column] = coerce(self.table.c[column], getattr(obj, attr))
+        values = {self.map.key: coerce_to(self._key_type, obj.idnumber)}
+        for attr, column, pytype in self._typed:
+            values[column] = coerce_to(pytype, getattr(obj, attr))
         return values
+
+    def rows_values(self, objs: Any) -> list[dict[str, Any]]:
+        """:meth:`insert_values` of each of ``objs`` (the constant values computed once)."""
+        fixed = {**self.default_values(), **self.written_live()}
+        return [{**fixed, **self.row_values(obj)} for obj in objs]
 
     def default_values(self) -> dict[str, Any]:
         """The mapping's ``defaults`` adapted to their columns (NOW: the current time)."""
@@ -168,15 +176,24 @@ class BoundTable:
             self.key == self.key_value(idnumber))
 
 
+def python_type(column: Any) -> type | None:
+    """The Python type of ``column``'s values (None when SQLAlchemy cannot tell)."""
+    try:
+        return column.type.python_type
+    except (NotImplementedError, AttributeError):
+        return None
+
+
 def coerce(column: Any, value: Any) -> Any:
     """``value`` converted to the column's Python type when that is unambiguous (``"7"`` -> 7)."""
     if value is None:
         return None
-    try:
-        pytype = column.type.python_type
-    except (NotImplementedError, AttributeError):
-        return value
-    if isinstance(value, pytype):
+    return coerce_to(python_type(column), value)
+
+
+def coerce_to(pytype: type | None, value: Any) -> Any:
+    """``value`` converted to ``pytype`` when that is unambiguous (see :func:`coerce`)."""
+    if value is None or pytype is None or isinstance(value, pytype):
         return value
     try:
         if pytype is int and isinstance(value, str):

@@ -906,9 +906,9 @@ class SQLHandler(Handler):
     def _bound_of(self, action: Action) -> BoundTable:
         return self.bound[action.branch]
 
-    def new_row(self, b: BoundTable, obj: Any) -> dict[str, Any]:
-        """The values ``new`` inserts when no row of the object's key is there (:meth:`BoundTable.insert_values`)."""
-        return b.insert_values(obj)
+    def new_rows(self, b: BoundTable, objs: Sequence[Any]) -> list[dict[str, Any]]:
+        """The values ``new`` inserts for each of ``objs`` when no row of its key is there (:meth:`BoundTable.insert_values`)."""
+        return b.rows_values(objs)
 
     def insert_rows(self, table: Any, rows: list[dict[str, Any]], statement: Any = None) -> None:
         """Insert ``rows`` (dicts of the same columns) into ``table``: one ``executemany``.
