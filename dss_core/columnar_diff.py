@@ -18,31 +18,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
-from .actions import ADD, ERROR, NEW, OLD, REMOVE, UPDATE, Action
+from .actions import NEW, OLD, Action
+from .changes import object_changes, sorted_values
 from .columnar import ColumnarRows
 
 if TYPE_CHECKING:
     from .declaration import TreeDeclaration
 
-_NUMBERS = (int, float)
 
 
-def _sorted(values: Iterable[Any]) -> list[Any]:
-    items = list(values)
-    try:
-        return sorted(items)
-    except TypeError:
-        return sorted(items, key=repr)
-
-
-def _comparable(a: Any, b: Any) -> bool:
-    if a is None or b is None:
-        return True
-    ta, tb = type(a), type(b)
-    return ta is tb or (ta in _NUMBERS and tb in _NUMBERS)
+_sorted = sorted_values
 
 
 def _reading(rows: ColumnarRows, name: str) -> tuple[Any, ...]:
@@ -95,37 +82,11 @@ def diff_columnar(source: TreeDeclaration, dest: TreeDeclaration, branch: str,
     for idnumber in _sorted(pairs):
         s, d = pairs[idnumber]
         sobj, dobj = srows.object_at(s), drows.object_at(d)
-        updates: list[Action] = []
-        adds: list[Action] = []
-        removes: list[Action] = []
-        # the object path's per-object comparison (dss_core.diff._diff_branch), unchanged
-        for name in attrs:
-            sv, dv = getattr(sobj, name), getattr(dobj, name)
-            if sv == dv:
-                continue
-            if name in membership:
-                s_set, d_set = set(sv or ()), set(dv or ())
-                for element in _sorted(s_set - d_set):
-                    adds.append(Action(ADD, f"add_{name}_to_{branch}", branch, idnumber, name,
-                                       element, None, sobj, dobj, tree))
-                for element in _sorted(d_set - s_set):
-                    removes.append(Action(REMOVE, f"remove_{name}_from_{branch}", branch, idnumber,
-                                          name, element, None, sobj, dobj, tree))
-            elif not _comparable(sv, dv):
-                out.append(Action(
-                    ERROR, "err_integrity", branch, idnumber, name, sv, dv, sobj, dobj, tree,
-                    error=(f"{name!r} is {type(sv).__name__} {sv!r} in {source.name} "
-                           f"({sobj.dss_origin}) but {type(dv).__name__} {dv!r} in {tree} "
-                           f"({dobj.dss_origin})")))
-            else:
-                updates.append(Action(UPDATE, f"update_{name}", branch, idnumber, name, sv, dv,
-                                      sobj, dobj, tree))
-        if UPDATE in kinds:
-            out += updates
-        if ADD in kinds:
-            out += adds
-        if REMOVE in kinds:
-            out += removes
+        errors, changes = object_changes(
+            source.name, tree, branch, idnumber, sobj, [getattr(sobj, n) for n in attrs],
+            dobj, [getattr(dobj, n) for n in attrs], attrs, membership, kinds)
+        out += errors
+        out += changes
     olds: list[Action] = []
     if OLD in kinds:
         method = f"old_{branch}"

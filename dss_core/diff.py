@@ -15,12 +15,13 @@ one tuple comparison each.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
 
 from .actions import ADD, ERROR, NEW, OLD, REMOVE, UPDATE, Action
+from .changes import object_changes, sorted_values
 from .columnar_diff import diff_columnar
 from .errors import DssError, InputError
 from .gc_pause import gc_paused
@@ -97,12 +98,7 @@ def compare_models(
     return BranchComparison(attributes, frozenset(membership), errors)
 
 
-def _sorted(values: Iterable[Any]) -> list[Any]:
-    items = list(values)
-    try:
-        return sorted(items)
-    except TypeError:
-        return sorted(items, key=repr)
+_sorted = sorted_values
 
 
 def _getter(attributes: list[str]) -> Callable[[Model], tuple[Any, ...]]:
@@ -112,13 +108,6 @@ def _getter(attributes: list[str]) -> Callable[[Model], tuple[Any, ...]]:
         name = attributes[0]
         return lambda obj: (getattr(obj, name),)
     return attrgetter(*attributes)
-
-
-def _comparable(a: Any, b: Any) -> bool:
-    if a is None or b is None:
-        return True
-    ta, tb = type(a), type(b)
-    return ta is tb or (ta in _NUMBERS and tb in _NUMBERS)
 
 
 def diff_branch(source: TreeDeclaration, dest: TreeDeclaration, branch: str,
@@ -178,37 +167,10 @@ def _diff_branch(source: TreeDeclaration, dest: TreeDeclaration, branch: str,
     membership = cmp.membership
     for idnumber in _sorted(changed):
         sobj, dobj = sdata[idnumber], ddata[idnumber]
-        svals, dvals = get(sobj), get(dobj)
-        updates: list[Action] = []
-        adds: list[Action] = []
-        removes: list[Action] = []
-        for i, name in enumerate(attrs):
-            sv, dv = svals[i], dvals[i]
-            if sv == dv:
-                continue
-            if name in membership:
-                s_set, d_set = set(sv or ()), set(dv or ())
-                for element in _sorted(s_set - d_set):
-                    adds.append(Action(ADD, f"add_{name}_to_{branch}", branch, idnumber, name,
-                                       element, None, sobj, dobj, tree))
-                for element in _sorted(d_set - s_set):
-                    removes.append(Action(REMOVE, f"remove_{name}_from_{branch}", branch, idnumber,
-                                          name, element, None, sobj, dobj, tree))
-            elif not _comparable(sv, dv):
-                out.append(Action(
-                    ERROR, "err_integrity", branch, idnumber, name, sv, dv, sobj, dobj, tree,
-                    error=(f"{name!r} is {type(sv).__name__} {sv!r} in {source.name} "
-                           f"({sobj.dss_origin}) but {type(dv).__name__} {dv!r} in {tree} "
-                           f"({dobj.dss_origin})")))
-            else:
-                updates.append(Action(UPDATE, f"update_{name}", branch, idnumber, name, sv, dv,
-                                      sobj, dobj, tree))
-        if UPDATE in kinds:
-            out += updates
-        if ADD in kinds:
-            out += adds
-        if REMOVE in kinds:
-            out += removes
+        errors, changes = object_changes(source.name, tree, branch, idnumber, sobj, get(sobj),
+                                         dobj, get(dobj), attrs, membership, kinds)
+        out += errors
+        out += changes
     olds: list[Action] = []
     if OLD in kinds:
         method = f"old_{branch}"
