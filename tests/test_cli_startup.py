@@ -8,7 +8,8 @@ import sys
 
 import pytest
 
-HEAVY = ["sqlalchemy", "psycopg", "pymysql", "rich", "hypothesis", "pytest"]
+HEAVY = ["sqlalchemy", "psycopg", "pymysql", "rich", "hypothesis", "pytest", "polars", "jinja2",
+         "ldap3", "httpx"]
 
 PROBE = """
 import json, sys
