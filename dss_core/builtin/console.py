@@ -348,7 +348,13 @@ def dss_report_finish(run: Run, summary: Summary) -> None:
     if tally.kinds:
         out.print(summary_table(f"{'plan' if run.dry_run else 'run'} {run.datastore}".strip(),
                                 tally))
-    out.print(outcome_line(tally), markup=False)
+    if summary.left_out and not tally.actions:
+        out.print("Nothing to do in the part asked for.", markup=False)
+    else:
+        out.print(outcome_line(tally), markup=False)
+    if summary.left_out:  # --only, --limit, --id: the rest waits for a run without them
+        out.print(f"{plural(summary.left_out, 'action')} left out ({', '.join(run.select.given)}); "
+                  "a run without them applies the rest.", markup=False)
     if watch is not None:
         out.print(time_line(watch.phases()), markup=False)
     for line in problem_lines(tally, summary):

@@ -48,6 +48,9 @@ def test_only_kinds_and_branches_combine(school: Path) -> None:
     news, report = planned(school, "--only", "new")
     assert news == [a for a in everything if a["kind"] == "new"]
     assert report["left_out"] == len(everything) - len(news)
+    said = dss(school, "plan", "school", "--only", "new", *ALLOW)
+    assert (f"{len(everything) - len(news):,} actions left out (--only new); a run without them "
+            "applies the rest.") in said.stdout
 
     mixed, _ = planned(school, "--only", "users", "--only", "lms.groups", "--only", "old")
     assert mixed == [a for a in everything
