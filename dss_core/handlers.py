@@ -90,8 +90,9 @@ class Handler:
         """
         yield ObjectUnit(atomic=False)
 
-    #: the most actions :meth:`handle_batch` is given at once (0: no batching)
-    batch_actions: ClassVar[int] = 0
+    #: the most actions :meth:`handle_batch` is given at once (0: no batching); a class value,
+    #: or set per run on the instance (from a setting)
+    batch_actions: int = 0
 
     def batchable(self, action: Action) -> bool:
         """True when ``action`` may be applied in a batch with others of its method.

@@ -29,7 +29,7 @@ class Group(Model):
 class BatchingHandler(RecordingHandler):
     """Applies new/old/update actions in batches (of ``batch_actions``), recording each batch."""
 
-    batch_actions: ClassVar[int] = 3
+    batch_actions: int = 3
     batches: ClassVar[list[list[str]]] = []
     broken: ClassVar[set[str]] = set()  # methods whose batch raises
 

@@ -64,6 +64,8 @@ class LMSHandler(SQLHandler):
     """
 
     mapping = MAPPING
+    # both write the link table only, through self.execute: run back to back in one SAVEPOINT
+    batch_methods = frozenset({"new_enrolments", "old_enrolments"})
 
     def _courses(self, idnumber: str | None) -> Any:
         table = self.bound["enrolments"].links["courses"][1]

@@ -68,7 +68,7 @@ class SCIMHandler(Handler):
     )
     mapping: ClassVar[ResourceMapping | None] = None
     #: the runner hands :meth:`handle_batch` up to this many independent actions of one method
-    batch_actions: ClassVar[int] = 200
+    batch_actions: int = 200
 
     service: Service
     bound: dict[str, Bound]

@@ -190,7 +190,7 @@ class SQLHandler(Handler):
     mapping: ClassVar[TableMapping | None] = None
     url: ClassVar[str | None] = None
     batch_size: ClassVar[int | None] = None
-    batch_actions: ClassVar[int] = 500
+    batch_actions: int = 500
     #: your own methods (``new_enrolments``) whose actions may be run back to back in one
     #: SAVEPOINT; only for methods that write nothing but through this connection (see
     #: :meth:`handle_batch`)
@@ -255,8 +255,7 @@ class SQLHandler(Handler):
         if actions is None:
             actions = type(self).batch_actions
         # a batch is committed whole: it holds no more actions than a transaction (batch_size);
-        # the core declares batch_actions a class value, this handler's is per run (its setting)
-        self.__dict__["batch_actions"] = max(0, min(int(actions), self._batch))
+        self.batch_actions = max(0, min(int(actions), self._batch))  # per run: its setting
         self._pending = 0
         self._locked: dict[str, str] = {}  # table -> the action that timed out waiting for it
         self._savepoints = 0  # how many of our SAVEPOINTs are open (Savepoint)
