@@ -23,8 +23,12 @@ What is here:
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import sys
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -220,3 +224,50 @@ def dss_tree(dss_plugins: Any) -> Callable[..., Tree]:
 def dss_memory_tree() -> Callable[..., type[Tree]]:
     """Factory for :func:`memory_tree`: an in-memory destination tree class."""
     return memory_tree
+
+
+# -- the real `dss` command on an installed test plugin (end-to-end tests of a plugin) ------
+
+@dataclass
+class DssResult:
+    """What one run of the ``dss`` command gave: exit code, stdout, stderr (shown whole on failure)."""
+
+    code: int
+    out: str
+    err: str
+
+    def __repr__(self) -> str:
+        return f"exit {self.code}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
+
+
+def dss_command() -> list[str]:
+    """The ``dss`` script beside this Python, else ``python -m dss_core``."""
+    script = Path(sys.executable).with_name("dss")
+    return [str(script)] if script.exists() else [sys.executable, "-m", "dss_core"]
+
+
+def run_dss(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
+            timeout: float = 300) -> DssResult:
+    """Run the real ``dss`` command with ``args``; the result, whatever the exit code."""
+    proc = subprocess.run([*dss_command(), *args], cwd=cwd, env=env, capture_output=True,
+                          text=True, timeout=timeout)
+    return DssResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def install_package(package: Path, scratch: Path) -> Path:
+    """Install the plugin package in folder ``package`` for real, into a new folder; return it.
+
+    Put the folder on ``PYTHONPATH`` to use the plugin through its entry points.
+    The package is copied into ``scratch`` first, so that building it leaves
+    no ``build/`` or ``egg-info`` in the repository.
+    """
+    source = scratch / "src" / package.name
+    shutil.copytree(package, source,
+                    ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
+    target = scratch / "site"
+    proc = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
+         "--disable-pip-version-check", "--target", str(target), str(source)],
+        capture_output=True, text=True)
+    assert proc.returncode == 0, f"installing {package.name} failed:\n{proc.stdout}\n{proc.stderr}"
+    return target

@@ -23,6 +23,8 @@ from pathlib import Path
 import pytest
 from dss_ldap.testing import LDAPTree
 
+from dss_core.testing import DssResult, install_package
+
 pytest.importorskip("dss_csv", reason="dss-csv is not installed")
 
 PACKAGE = Path(__file__).parent / "plugins" / "dss-csv2ldap-test"
@@ -31,26 +33,7 @@ PACKAGE = Path(__file__).parent / "plugins" / "dss-csv2ldap-test"
 @pytest.fixture(scope="session")
 def csv2ldap_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder where dss-csv2ldap-test is installed for real (put it on PYTHONPATH to use it)."""
-    source = tmp_path_factory.mktemp("csv2ldap-src") / PACKAGE.name
-    shutil.copytree(PACKAGE, source,
-                    ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    target = tmp_path_factory.mktemp("csv2ldap-site")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         "--disable-pip-version-check", "--target", str(target), str(source)],
-        capture_output=True, text=True)
-    assert proc.returncode == 0, f"installing dss-csv2ldap-test failed:\n{proc.stdout}\n{proc.stderr}"
-    return target
-
-
-@dataclass
-class DssResult:
-    code: int
-    out: str
-    err: str
-
-    def __repr__(self) -> str:
-        return f"exit {self.code}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
+    return install_package(PACKAGE, tmp_path_factory.mktemp("csv2ldap"))
 
 
 @dataclass

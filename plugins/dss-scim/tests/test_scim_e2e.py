@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -21,6 +20,8 @@ from typing import Any
 
 import pytest
 
+from dss_core.testing import DssResult, install_package
+
 pytest.importorskip("dss_csv", reason="dss-csv is not installed")
 
 PACKAGE = Path(__file__).parent / "plugins" / "dss-csv2scim-test"
@@ -29,27 +30,8 @@ PLUGINS = ["--plugin", "csv", "--plugin", "scim", "--plugin", "csv2scim"]
 
 @pytest.fixture(scope="session")
 def csv2scim_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder where dss-csv2scim-test is installed for real (put it on PYTHONPATH)."""
-    source = tmp_path_factory.mktemp("csv2scim-src") / PACKAGE.name
-    shutil.copytree(PACKAGE, source,
-                    ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    target = tmp_path_factory.mktemp("csv2scim-site")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         "--disable-pip-version-check", "--target", str(target), str(source)],
-        capture_output=True, text=True)
-    assert proc.returncode == 0, f"installing dss-csv2scim-test failed:\n{proc.stdout}\n{proc.stderr}"
-    return target
-
-
-@dataclass
-class DssResult:
-    code: int
-    out: str
-    err: str
-
-    def __repr__(self) -> str:
-        return f"exit {self.code}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
+    """A folder where dss-csv2scim-test is installed for real (put it on PYTHONPATH to use it)."""
+    return install_package(PACKAGE, tmp_path_factory.mktemp("csv2scim"))
 
 
 @dataclass
@@ -200,8 +182,9 @@ def test_the_deletion_limit_stops_a_mass_delete(school: School) -> None:
 
 
 def test_a_run_killed_mid_apply_converges_on_the_next(school: School) -> None:
-    write_users(school.folder, 300)
-    write_groups(school.folder, {"10A": list(range(1, 151)), "10B": list(range(151, 301))})
+    # 1,000 users: five Bulk requests of 200 (batch_actions), so the kill lands between two
+    write_users(school.folder, 1000)
+    write_groups(school.folder, {"10A": list(range(1, 501)), "10B": list(range(501, 1001))})
     proc = subprocess.Popen(school.command("-v", "run", "csv2scim"), cwd=school.folder,
                             env=school.environ(), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                             text=True)
@@ -210,20 +193,20 @@ def test_a_run_killed_mid_apply_converges_on_the_next(school: School) -> None:
         if line.startswith("imported idp.groups"):
             break
     deadline = time.monotonic() + 60  # kill once some users exist, before all of them do
-    while time.monotonic() < deadline and len(school.server.resources("/Users")) < 40:
+    while time.monotonic() < deadline and not school.server.resources("/Users"):
         time.sleep(0.05)
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=60)
     assert proc.returncode == -signal.SIGKILL
     done = len(school.server.resources("/Users"))
-    assert 0 < done < 300, done  # killed mid-apply
+    assert 0 < done < 1000, done  # killed mid-apply
     again = school.dss("run", "csv2scim")
     assert again.code == 0, again
     assert "was killed after" in again.err
     final = school.dss("plan", "csv2scim")
     assert final.code == 0 and "Nothing to do" in final.out, final
     users = external_ids(school.server, "/Users")
-    assert len(users) == 300
+    assert len(users) == 1000
     groups = external_ids(school.server, "/Groups")
     assert {m["value"] for m in groups["10B"]["members"]} == {
-        users[str(i)]["id"] for i in range(151, 301)}
+        users[str(i)]["id"] for i in range(501, 1001)}

@@ -10,7 +10,6 @@ installs with pip into a temporary folder (put on the subprocess's PYTHONPATH). 
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
@@ -19,6 +18,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from dss_core.testing import DssResult, install_package
 
 pytest.importorskip("dss_csv", reason="dss-csv is not installed")
 
@@ -48,30 +49,8 @@ def run_sql(url: str, *statements: str) -> list[tuple[Any, ...]]:
 
 @pytest.fixture(scope="session")
 def csv2sql_site(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A folder where dss-csv2sql-test is installed for real (put it on PYTHONPATH to use it).
-
-    The package is copied first, so that building it leaves no build/ or egg-info in the repo.
-    """
-    source = tmp_path_factory.mktemp("csv2sql-src") / PACKAGE.name
-    shutil.copytree(PACKAGE, source,
-                    ignore=shutil.ignore_patterns("build", "*.egg-info", "__pycache__"))
-    target = tmp_path_factory.mktemp("csv2sql-site")
-    proc = subprocess.run(
-        [sys.executable, "-m", "pip", "install", "-q", "--no-deps", "--no-build-isolation",
-         "--disable-pip-version-check", "--target", str(target), str(source)],
-        capture_output=True, text=True)
-    assert proc.returncode == 0, f"installing dss-csv2sql-test failed:\n{proc.stdout}\n{proc.stderr}"
-    return target
-
-
-@dataclass
-class DssResult:
-    code: int
-    out: str
-    err: str
-
-    def __repr__(self) -> str:
-        return f"exit {self.code}\n--- stdout\n{self.out}\n--- stderr\n{self.err}"
+    """A folder where dss-csv2sql-test is installed for real (put it on PYTHONPATH to use it)."""
+    return install_package(PACKAGE, tmp_path_factory.mktemp("csv2sql"))
 
 
 @dataclass
