@@ -10,6 +10,7 @@ from .actions import ADD, ERROR, KINDS, NEW, OLD, REMOVE, UPDATE, Action, Result
 from .config import Config
 from .errors import (
     ConfigurationError,
+    ConfigurationProblems,
     DssError,
     DuplicateIdError,
     GateError,
@@ -33,7 +34,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "ADD", "ERROR", "KINDS", "LIST", "NEW", "OLD", "REMOVE", "SCALAR", "SET", "UPDATE",
-    "Action", "BadRecord", "Branch", "BranchData", "Config", "ConfigurationError", "Datastore", "DssError",
+    "Action", "BadRecord", "Branch", "BranchData", "Config", "ConfigurationError", "ConfigurationProblems", "Datastore", "DssError",
     "DuplicateIdError", "GateError", "GeneratorImporter", "Handler", "Importer", "InputError", "Model",
     "ObjectUnit", "Origin", "PluginError", "Record", "Result", "Run", "Setting", "Status", "Summary", "Tree",
     "hookimpl", "hookspec", "mask_url", "open_datastore", "parse_bool", "redact", "register_secret", "register_url_secrets",

@@ -13,6 +13,21 @@ class ConfigurationError(DssError):
     """The sync is declared or configured wrongly (exit code 2, nothing imported)."""
 
 
+class ConfigurationProblems(ConfigurationError):
+    """Every problem a handler found checking its mapping against the destination, at once.
+
+    The message is the first problem (one line, and how many more there are);
+    :attr:`problems` holds them all, one line each (``dss check`` prints each).
+    """
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = list(problems)
+        more = len(self.problems) - 1
+        extra = f" (and {more} more problem{'s' if more > 1 else ''}: dss check lists them)" \
+            if more else ""
+        super().__init__(self.problems[0] + extra)
+
+
 class InputError(DssError):
     """A source or destination holds bad data (exit code 2, nothing applied).
 

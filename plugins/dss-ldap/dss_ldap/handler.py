@@ -11,6 +11,7 @@ from dss_core import (
     SCALAR,
     Action,
     ConfigurationError,
+    ConfigurationProblems,
     Handler,
     Result,
     Setting,
@@ -35,19 +36,8 @@ from .importer import entries_under, read_ids
 from .schema import Need, problems
 
 
-class MappingProblems(ConfigurationError):
-    """Every problem found checking a mapping against the directory.
-
-    The message is the first problem (and how many more there are);
-    :attr:`problems` holds them all, one line each (``dss check`` prints each).
-    """
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = list(problems)
-        more = len(self.problems) - 1
-        extra = f" (and {more} more problem{'s' if more > 1 else ''}: dss check lists them)" \
-            if more else ""
-        super().__init__(self.problems[0] + extra)
+class MappingProblems(ConfigurationProblems):
+    """Every problem found checking a mapping against the directory (see ConfigurationProblems)."""
 
 
 @dataclass
@@ -421,10 +411,8 @@ class LDAPHandler(Handler):
                                  f"attribute of {b.branch}")
         return ldap, encode(action.value), None
 
-    def add(self, action: Action) -> Result | None:
-        """Add one value (a member's DN); the placeholder of an empty group goes."""
-        import ldap3
-
+    def _member_target(self, action: Action) -> tuple[str, str, str, MemberMap | None] | Result:
+        """The entry's DN, the LDAP attribute, the value and its member map of an add or remove."""
         b = self._bound(action)
         if b is None:
             return self._unmapped(action)
@@ -435,6 +423,16 @@ class LDAPHandler(Handler):
         dn = self._entry_dn(b, action)
         if isinstance(dn, Result):
             return dn
+        return dn, attribute, value, member
+
+    def add(self, action: Action) -> Result | None:
+        """Add one value (a member's DN); the placeholder of an empty group goes."""
+        import ldap3
+
+        target = self._member_target(action)
+        if isinstance(target, Result):
+            return target
+        dn, attribute, value, member = target
         placeholder = member.placeholder_dn(dn) if member else None
         if placeholder is not None and self._holds_placeholder(dn, action):
             done = self.directory.modify(dn, {attribute: [(ldap3.MODIFY_ADD, [value]),
@@ -461,16 +459,10 @@ class LDAPHandler(Handler):
         """Remove one value (a member's DN); an emptied group gets its placeholder."""
         import ldap3
 
-        b = self._bound(action)
-        if b is None:
-            return self._unmapped(action)
-        found = self._value(b, action)
-        if isinstance(found, Result):
-            return found
-        attribute, value, member = found
-        dn = self._entry_dn(b, action)
-        if isinstance(dn, Result):
-            return dn
+        target = self._member_target(action)
+        if isinstance(target, Result):
+            return target
+        dn, attribute, value, member = target
         done = self.directory.modify(dn, {attribute: [(ldap3.MODIFY_DELETE, [value])]})
         placeholder = member.placeholder_dn(dn) if member else None
         if not done and done.name == "objectClassViolation" and placeholder is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from dss_core import ConfigurationError
+from dss_core import ConfigurationError, ConfigurationProblems
 
 from .paths import AttributePath, parse
 from .resources import MemberMap, ResourceMap
@@ -27,19 +27,8 @@ FITS: dict[str, tuple[type, ...]] = {
 }
 
 
-class MappingProblems(ConfigurationError):
-    """Every problem found checking a SCIM mapping against its service.
-
-    The message is the first problem (and how many more there are);
-    :attr:`problems` holds them all, one line each (``dss check`` prints each).
-    """
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = list(problems)
-        more = len(self.problems) - 1
-        extra = f" (and {more} more problem{'s' if more > 1 else ''}: dss check lists them)" \
-            if more else ""
-        super().__init__(self.problems[0] + extra)
+class MappingProblems(ConfigurationProblems):
+    """Every problem found checking a SCIM mapping against its service (see ConfigurationProblems)."""
 
 
 @dataclass

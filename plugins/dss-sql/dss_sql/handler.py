@@ -10,6 +10,7 @@ from dss_core import (
     ERROR,
     Action,
     ConfigurationError,
+    ConfigurationProblems,
     Handler,
     InputError,
     ObjectUnit,
@@ -40,19 +41,8 @@ if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, RootTransaction
 
 
-class MappingProblems(ConfigurationError):
-    """Every problem found checking a mapping against its database.
-
-    The message is the first problem (one line, and how many more there are);
-    :attr:`problems` holds them all, one line each (``dss check`` prints each).
-    """
-
-    def __init__(self, problems: list[str]) -> None:
-        self.problems = list(problems)
-        more = len(self.problems) - 1
-        extra = f" (and {more} more problem{'s' if more > 1 else ''}: dss check lists them)" \
-            if more else ""
-        super().__init__(self.problems[0] + extra)
+class MappingProblems(ConfigurationProblems):
+    """Every problem found checking a mapping against its database (see ConfigurationProblems)."""
 
 
 def _live_value(retire: Any) -> Any:
