@@ -34,7 +34,7 @@ from ..model import Model
 from ..private_files import write_private
 from ..redaction import redact
 from ..runner import APPLY, Run, Summary, execute
-from .command import finish
+from .command import applying_options, finish
 
 FORMAT = "dss-plan/1"
 #: Drifted objects named one by one; the rest are counted.
@@ -234,15 +234,7 @@ def _apply(ctx: click.Context, path: Path, report: Path | None, quiet: bool, fai
 
 @click.command("apply")
 @click.argument("plan_file", type=click.Path(dir_okay=False, path_type=Path), metavar="FILE")
-@click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write a JSON report of every action and its result.")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-@click.option("--fail-fast", is_flag=True, help="Stop at the first failed action.")
-@click.option("--allow-deletions", "allow_deletions", multiple=True, metavar="[TREE.BRANCH=]N",
-              help="Let the plan retire or delete up to N objects per branch, and remove up to "
-                   "N members per set, past the deletion limits (repeatable).")
-@click.option("--wait", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
-              help="When another run of the datastore is running, wait up to SECONDS for it.")
+@applying_options("the plan")
 @click.pass_context
 def apply(ctx: click.Context, plan_file: Path, report: Path | None, quiet: bool,
           fail_fast: bool, allow_deletions: tuple[str, ...], wait: float | None) -> None:

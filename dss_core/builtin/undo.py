@@ -33,7 +33,7 @@ from ..hookspecs import hookimpl
 from ..model import Model
 from ..redaction import redact
 from ..runner import APPLY, PLAN, Run, execute
-from .command import finish
+from .command import applying_options, finish
 from .saved_plans import MAX_DRIFT_NAMES, tracked_json
 
 
@@ -172,15 +172,7 @@ def _undo(ctx: click.Context, prefix: str, report: Path | None, quiet: bool, dry
 @click.argument("run_id", metavar="RUN_ID")
 @click.option("--dry-run", "--plan", "dry_run", is_flag=True,
               help="Only show the inverse plan; change nothing.")
-@click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write a JSON report of every action and its result.")
-@click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")
-@click.option("--fail-fast", is_flag=True, help="Stop at the first failed action.")
-@click.option("--allow-deletions", "allow_deletions", multiple=True, metavar="[TREE.BRANCH=]N",
-              help="Let the undo retire or delete up to N objects per branch, and remove up to "
-                   "N members per set, past the deletion limits (repeatable).")
-@click.option("--wait", type=click.FloatRange(min=0), default=None, metavar="SECONDS",
-              help="When another run of the datastore is running, wait up to SECONDS for it.")
+@applying_options("the undo")
 @click.pass_context
 def undo(ctx: click.Context, run_id: str, dry_run: bool, report: Path | None, quiet: bool,
          fail_fast: bool, allow_deletions: tuple[str, ...], wait: float | None) -> None:
