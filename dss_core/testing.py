@@ -23,7 +23,9 @@ What is here:
 
 from __future__ import annotations
 
+import os
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Callable, Iterable
@@ -271,3 +273,22 @@ def install_package(package: Path, scratch: Path) -> Path:
         capture_output=True, text=True)
     assert proc.returncode == 0, f"installing {package.name} failed:\n{proc.stdout}\n{proc.stderr}"
     return target
+
+
+def servers_required() -> bool:
+    """Whether a server a test needs must be there (``DSS_REQUIRE_SERVERS=1``, as in CI)."""
+    return os.environ.get("DSS_REQUIRE_SERVERS", "") not in ("", "0")
+
+
+def server_unavailable(reason: str) -> None:
+    """Skip the test for ``reason`` (no server here), or fail it when servers are required."""
+    if servers_required():
+        pytest.fail(f"{reason} (DSS_REQUIRE_SERVERS=1 makes this a failure)", pytrace=False)
+    pytest.skip(reason)
+
+
+def free_port() -> int:
+    """A TCP port on 127.0.0.1 nothing listens on now, for a server a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
@@ -29,6 +28,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from dss_core.testing import free_port
+from dss_core.testing import server_unavailable as _unavailable
 
 SUFFIX = "dc=example,dc=org"
 ROOT_DN = f"cn=admin,{SUFFIX}"
@@ -45,28 +47,12 @@ SCHEMA_DIR = Path("/etc/ldap/schema")
 MODULE_DIRS = (Path("/usr/lib/ldap"), Path("/usr/lib/openldap"), Path("/usr/libexec/openldap"))
 
 
-def _require() -> bool:
-    return os.environ.get("DSS_REQUIRE_SERVERS", "") not in ("", "0")
-
-
-def _unavailable(reason: str) -> None:
-    if _require():
-        pytest.fail(f"{reason} (DSS_REQUIRE_SERVERS=1 makes this a failure)", pytrace=False)
-    pytest.skip(reason)
-
-
 def slapd_binary() -> str | None:
     """The slapd to run: ``DSS_SLAPD``, ``/usr/sbin/slapd``, or one on the PATH."""
     for candidate in (os.environ.get("DSS_SLAPD"), "/usr/sbin/slapd", shutil.which("slapd")):
         if candidate and os.access(candidate, os.X_OK):
             return candidate
     return None
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
@@ -151,7 +137,11 @@ def start_slapd(folder: Path, suffix: str = SUFFIX, extra_config: str = "") -> S
         log.close()
         server = Slapd(url, folder, process, suffix)
         if _wait_up(server):
-            _populate(server)
+            try:
+                _populate(server)
+            except BaseException:
+                server.stop()  # never leave a half-set-up server running
+                raise
             return server
         server.stop()
         last = (folder / "slapd.log").read_text(errors="replace")

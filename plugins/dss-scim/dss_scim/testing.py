@@ -14,7 +14,6 @@ it a failure.
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import shutil
 import socket
@@ -29,21 +28,8 @@ from typing import Any
 
 import pytest
 
-
-def _require() -> bool:
-    return os.environ.get("DSS_REQUIRE_SERVERS", "") not in ("", "0")
-
-
-def _unavailable(reason: str) -> None:
-    if _require():
-        pytest.fail(f"{reason} (DSS_REQUIRE_SERVERS=1 makes this a failure)", pytrace=False)
-    pytest.skip(reason)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+from dss_core.testing import free_port
+from dss_core.testing import server_unavailable as _unavailable
 
 
 @dataclass

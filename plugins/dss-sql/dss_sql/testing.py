@@ -31,18 +31,10 @@ from urllib.parse import quote
 
 import pytest
 
+from dss_core.testing import server_unavailable as _unavailable
+
 POSTGRES_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 MARIADB_ADMIN_URL = "mysql+pymysql://root@127.0.0.1:3306/test"
-
-
-def _require() -> bool:
-    return os.environ.get("DSS_REQUIRE_SERVERS", "") not in ("", "0")
-
-
-def _unavailable(reason: str) -> None:
-    if _require():
-        pytest.fail(f"{reason} (DSS_REQUIRE_SERVERS=1 makes this a failure)", pytrace=False)
-    pytest.skip(reason)
 
 
 def _reachable(host: str, port: int) -> bool:
