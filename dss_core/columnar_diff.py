@@ -26,6 +26,7 @@ from .columnar import ColumnarRows
 
 if TYPE_CHECKING:
     from .declaration import TreeDeclaration
+    from .partition import Part
 
 
 
@@ -43,8 +44,13 @@ def _reading(rows: ColumnarRows, name: str) -> tuple[Any, ...]:
 def diff_columnar(source: TreeDeclaration, dest: TreeDeclaration, branch: str,
                   srows: ColumnarRows, drows: ColumnarRows, attrs: list[str],
                   membership: frozenset[str], errors: list[Action],
-                  kinds: frozenset[str]) -> tuple[list[Action], list[Action]] | None:
-    """The actions of ``branch`` (everything but retirements, retirements); None: use the object path."""
+                  kinds: frozenset[str],
+                  part: Part | None = None) -> tuple[list[Action], list[Action]] | None:
+    """The actions of ``branch`` (everything but retirements, retirements); None: use the object path.
+
+    With ``part``, those of the idnumbers of that part only (:mod:`dss_core.partition`): each
+    side's rows are filtered after their row index is taken, so it still points at the whole frame.
+    """
     import polars as pl
 
     compared = []
@@ -62,11 +68,15 @@ def diff_columnar(source: TreeDeclaration, dest: TreeDeclaration, branch: str,
     # the columns renamed to names no model field has)
     sk = srows.frame.lazy().select("idnumber").with_row_index("_dss_s")
     dk = drows.frame.lazy().select("idnumber").with_row_index("_dss_d")
+    if part is not None:
+        sk, dk = sk.filter(part.keeps()), dk.filter(part.keeps())
     pairs: dict[str, tuple[int, int]] = {}
     if compared:
         sides = [rows.frame.lazy().select("idnumber", *(pl.col(name).alias(f"_dss_{side}{i}")
                                                           for i, name in enumerate(compared)))
                  .with_row_index(f"_dss_{side}") for side, rows in (("s", srows), ("d", drows))]
+        if part is not None:  # the inner join keeps the same part of the other side
+            sides[0] = sides[0].filter(part.keeps())
         differ = pl.any_horizontal([pl.col(f"_dss_s{i}") != pl.col(f"_dss_d{i}")
                                     for i in range(len(compared))])
         candidates = (sides[0].join(sides[1], on="idnumber", how="inner").filter(differ)

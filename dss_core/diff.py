@@ -11,6 +11,11 @@ Order, deterministic for the same data:
 
 Only idnumbers that differ are sorted; the walk over unchanged objects is
 one tuple comparison each.
+
+The diff can be split by a hash of the idnumber into K parts computed
+independently (``part=Part(k, K)``, :mod:`dss_core.partition`), whose plans
+:func:`~dss_core.partition.merge` puts back in this order;
+:func:`diff_in_workers` computes the parts in worker processes.
 """
 
 from __future__ import annotations
@@ -26,11 +31,13 @@ from .columnar_diff import diff_columnar
 from .errors import DssError, InputError
 from .gc_pause import gc_paused
 from .model import SCALAR, Model
+from .partition import Part
 from .quarantine import STOP, Quarantine, bad_record_policy
 from .rejects import BadRecord
 
 if TYPE_CHECKING:
     from .declaration import TreeDeclaration
+    from .store import BranchData
 
 MODE_KINDS = {
     "full": frozenset({NEW, UPDATE, ADD, REMOVE, OLD}),
@@ -111,8 +118,12 @@ def _getter(attributes: list[str]) -> Callable[[Model], tuple[Any, ...]]:
 
 
 def diff_branch(source: TreeDeclaration, dest: TreeDeclaration, branch: str,
-                quarantine: Quarantine | None = None) -> tuple[list[Action], list[Action]]:
+                quarantine: Quarantine | None = None,
+                part: Part | None = None) -> tuple[list[Action], list[Action]]:
     """The actions of one branch: (everything but retirements, retirements).
+
+    With ``part``, only those of the idnumbers in that part (the branch's
+    model errors in part 0 only): see :mod:`dss_core.partition`.
 
     An object whose attributes cannot be computed (a derived property
     failing on bad data) is an :class:`~dss_core.InputError` naming it; with
@@ -122,18 +133,23 @@ def diff_branch(source: TreeDeclaration, dest: TreeDeclaration, branch: str,
     Like an import, the walk pauses the cyclic garbage collector: it only
     makes short-lived tuples, and a collection would scan every object held.
     """
+    if part is not None and part.whole:
+        part = None
     with gc_paused():
-        return _diff_branch(source, dest, branch, quarantine)
+        return _diff_branch(source, dest, branch, quarantine, part)
 
 
 def _diff_branch(source: TreeDeclaration, dest: TreeDeclaration, branch: str,
-                 quarantine: Quarantine | None) -> tuple[list[Action], list[Action]]:
+                 quarantine: Quarantine | None,
+                 part: Part | None) -> tuple[list[Action], list[Action]]:
     sdata, ddata = source.branch(branch), dest.branch(branch)
     kinds = MODE_KINDS[dest.mode_of(branch)]
     cmp = compare_models(branch, sdata.model, ddata.model, source.name, dest.name)
+    if part is not None and part.index != 0:
+        cmp.errors = []  # a branch's model errors are part 0's
     if sdata.columnar is not None and ddata.columnar is not None:  # both sides stored as columns
         done = diff_columnar(source, dest, branch, sdata.columnar, ddata.columnar, cmp.attributes,
-                             cmp.membership, cmp.errors, kinds)
+                             cmp.membership, cmp.errors, kinds, part)
         if done is not None:
             return done
     out: list[Action] = list(cmp.errors)
@@ -144,7 +160,7 @@ def _diff_branch(source: TreeDeclaration, dest: TreeDeclaration, branch: str,
     new_ids: list[str] = []
     changed: list[str] = []
     sobj = dobj = None
-    for idnumber, sobj in sdata.items():
+    for idnumber, sobj in (sdata.items() if part is None else _items_of(sdata, part)):
         dobj = dget(idnumber)
         try:
             if dobj is None:
@@ -158,6 +174,7 @@ def _diff_branch(source: TreeDeclaration, dest: TreeDeclaration, branch: str,
             error, culprit = _attribute_error(exc, sobj, dobj)
             if quarantine is None or culprit is None or bad_record_policy(
                     source if culprit is sobj else dest, branch) == STOP:
+                error.dss_at = (branch, idnumber)  # type: ignore[attr-defined]  # see diff_in_workers
                 raise error from exc
             quarantine.add(_bad(culprit, source if culprit is sobj else dest, branch, exc))
     if NEW in kinds:
@@ -175,9 +192,20 @@ def _diff_branch(source: TreeDeclaration, dest: TreeDeclaration, branch: str,
     if OLD in kinds:
         method = f"old_{branch}"
         sget = sdata.lookup()
-        for idnumber in _sorted(k for k in ddata if sget(k) is None):
+        gone = (k for k in ddata if sget(k) is None) if part is None else (
+            k for k in ddata if k in part and sget(k) is None)
+        for idnumber in _sorted(gone):
             olds.append(Action(OLD, method, branch, idnumber, dest=ddata[idnumber], tree=tree))
     return out, olds
+
+
+def _items_of(data: BranchData, part: Part) -> Iterator[tuple[str, Model]]:
+    """(idnumber, object) of the idnumbers of ``part``, in the branch's order; a branch stored as
+    columns builds the objects of that part only."""
+    if data.columnar is None:
+        return ((idnumber, obj) for idnumber, obj in data.items() if idnumber in part)
+    get = data.lookup()
+    return ((idnumber, get(idnumber)) for idnumber in data if idnumber in part)  # type: ignore[misc]
 
 
 def _attribute_error(exc: Exception, *objects: Model | None) -> tuple[InputError, Model | None]:
@@ -203,18 +231,19 @@ def _bad(obj: Model, tree: TreeDeclaration, branch: str, exc: Exception) -> BadR
 
 
 def diff(source: TreeDeclaration, dest: TreeDeclaration,
-         quarantine: Quarantine | None = None) -> Iterator[Action]:
+         quarantine: Quarantine | None = None, part: Part | None = None) -> Iterator[Action]:
     """All actions that make ``dest`` match ``source``, in the documented order.
 
     With ``quarantine``, objects of quarantining branches whose attributes
-    cannot be computed are set aside there (see :func:`diff_branch`).
+    cannot be computed are set aside there (see :func:`diff_branch`). With
+    ``part``, the actions of that part's idnumbers only (:mod:`dss_core.partition`).
     """
     source.check_mirror(dest)
     retirements: list[list[Action]] = []
     for branch in source.branch_order:
         if not dest.takes(branch):
             continue  # named in the destination's skips
-        actions, olds = diff_branch(source, dest, branch, quarantine)
+        actions, olds = diff_branch(source, dest, branch, quarantine, part)
         yield from actions
         retirements.append(olds)
     for olds in reversed(retirements):
