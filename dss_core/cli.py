@@ -246,6 +246,9 @@ def _run_options(func: F) -> F:
     func = click.option("--report", "report", type=click.Path(dir_okay=False, path_type=Path),
                         help="Write a JSON report of every action and its result.")(func)
     func = click.option("-q", "--quiet", is_flag=True, help="Print nothing but errors.")(func)
+    func = click.option("--workers", type=click.IntRange(min=1), default=None, metavar="N",
+                        help="Compute the diff in N processes after the import, each a part of "
+                             "the idnumbers (default 1); the plan is the same.")(func)
     return click.argument("name", required=False)(func)
 
 

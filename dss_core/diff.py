@@ -20,7 +20,7 @@ independently (``part=Part(k, K)``, :mod:`dss_core.partition`), whose plans
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from operator import attrgetter
 from typing import TYPE_CHECKING, Any
@@ -31,7 +31,7 @@ from .columnar_diff import diff_columnar
 from .errors import DssError, InputError
 from .gc_pause import gc_paused
 from .model import SCALAR, Model
-from .partition import Part
+from .partition import Part, merge
 from .quarantine import STOP, Quarantine, bad_record_policy
 from .rejects import BadRecord
 
@@ -248,3 +248,174 @@ def diff(source: TreeDeclaration, dest: TreeDeclaration,
         retirements.append(olds)
     for olds in reversed(retirements):
         yield from olds
+
+
+# -- the parts in worker processes ------------------------------------------------------
+#: what a worker diffs, set in the parent just before the workers are forked (they inherit it)
+_JOB: tuple[TreeDeclaration, Sequence[TreeDeclaration], list[set[str]], int] | None = None
+
+#: an action as a worker sends it back: its fields, and whether it has a source and a destination
+#: object (the parent puts back its own objects: a worker's copies are never sent)
+_Sent = tuple[str, str, str, str | None, str | None, Any, Any, str | None, bool, bool]
+
+
+def diff_in_workers(source: TreeDeclaration, destinations: Sequence[TreeDeclaration],
+                    quarantine: Quarantine | None = None, workers: int = 1) -> list[list[Action]]:
+    """Each destination's actions, as :func:`diff` gives them, computed in ``workers`` processes.
+
+    After the import, ``workers`` processes are forked (they inherit the imported
+    trees, nothing is sent to them); worker k diffs part k of ``workers``
+    (:mod:`dss_core.partition`) of every branch and sends back its actions as
+    plain tuples; the parent puts its own objects back in them and merges the
+    parts in the diff's order. The plan is the one :func:`diff` gives, action
+    for action; records a derived property could not compute go to
+    ``quarantine`` in the same order, and the first such error of the whole
+    diff is the one raised.
+
+    A branch stored as columns on both sides is diffed here, in the parent,
+    while the workers run: polars' thread pool does not survive a fork (a join
+    in a forked child waits forever), and its join uses every core already.
+    """
+    global _JOB
+    for dest in destinations:
+        source.check_mirror(dest)
+    if workers <= 1:
+        return [list(diff(source, dest, quarantine)) for dest in destinations]
+    import multiprocessing
+
+    taken = [[b for b in source.branch_order if dest.takes(b)] for dest in destinations]
+    local = [{b for b in branches if source.branch(b).columnar is not None
+              and dest.branch(b).columnar is not None} for dest, branches in zip(destinations, taken,
+                                                                                   strict=True)]
+    remote = any(set(branches) - here for branches, here in zip(taken, local, strict=True))
+    rank = {b: i for i, b in enumerate(source.branch_order)}
+    found: list[tuple[tuple[int, int, int], BaseException]] = []  # (where, error): the first is raised
+    parts: list[Any] = []
+    pool = None
+    if remote:
+        _JOB = (source, destinations, local, workers)
+        pool = multiprocessing.get_context("fork").Pool(workers, initializer=_worker_started)
+    try:
+        pending = pool.map_async(_diff_part, range(workers), chunksize=1) if pool is not None else None
+        _JOB = None
+        here: list[list[list[Action]]] = []
+        records: list[list[BadRecord]] = []
+        for i, dest in enumerate(destinations):  # the branches stored as columns, meanwhile
+            mine = Quarantine()
+            plans: list[list[Action]] = []
+            for branch in taken[i]:
+                if branch not in local[i] or found:
+                    continue
+                try:
+                    actions, olds = diff_branch(source, dest, branch, mine)
+                except Exception as exc:
+                    found.append((_where(source, i, branch, exc, rank), exc))
+                    break
+                plans.append(actions + olds)
+            here.append(plans)
+            records.append(mine.records)
+        if pending is not None:
+            parts = pending.get()
+    finally:
+        if pool is not None:
+            pool.terminate()
+            pool.join()
+    for part in parts:
+        if part[0] == "error":
+            _, i, branch, failed = part
+            found.append((_where(source, i, branch, failed, rank), failed))
+    if found:
+        raise min(found, key=lambda f: f[0])[1]
+    out: list[list[Action]] = []
+    for i, dest in enumerate(destinations):
+        sent = [_received(source, dest, part[1][i]) for part in parts]
+        out.append(merge([*here[i], *sent], source.branch_order))
+        if quarantine is not None:
+            got = records[i] + [r for part in parts for r in part[2][i]]
+            for record in _in_walk_order(source, got, rank):
+                quarantine.add(record)
+    return out
+
+
+def _worker_started() -> None:
+    """A worker: Ctrl-C is the parent's to handle; SIGTERM (the pool's terminate) ends it."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _diff_part(index: int) -> tuple[Any, ...]:
+    """Worker ``index``: part ``index`` of the branches not stored as columns on both sides."""
+    assert _JOB is not None
+    source, destinations, local, count = _JOB
+    part = Part(index, count)
+    sent: list[list[_Sent]] = []
+    records: list[list[BadRecord]] = []
+    for i, dest in enumerate(destinations):
+        mine = Quarantine()
+        actions: list[_Sent] = []
+        for branch in source.branch_order:
+            if not dest.takes(branch) or branch in local[i]:
+                continue
+            try:
+                done, olds = diff_branch(source, dest, branch, mine, part)
+            except Exception as exc:
+                import pickle
+
+                error: BaseException = exc
+                try:
+                    pickle.dumps(exc)
+                except Exception:
+                    error = RuntimeError(f"{type(exc).__name__}: {exc}")
+                return ("error", i, branch, error)
+            actions += [_sent(a) for a in done]
+            actions += [_sent(a) for a in olds]
+        sent.append(actions)
+        records.append(mine.records)
+    return ("done", sent, records)
+
+
+def _sent(action: Action) -> _Sent:
+    return (action.kind, action.method, action.branch, action.idnumber, action.attribute, action.value,
+            action.old_value, action.error, action.source is not None, action.dest is not None)
+
+
+def _received(source: TreeDeclaration, dest: TreeDeclaration, sent: list[_Sent]) -> list[Action]:
+    """The actions a worker sent, with the parent's own objects."""
+    out = []
+    for kind, method, branch, idnumber, attribute, value, old_value, error, s, d in sent:
+        sobj = source.branch(branch)[idnumber] if s and idnumber is not None else None
+        dobj = dest.branch(branch)[idnumber] if d and idnumber is not None else None
+        out.append(Action(kind, method, branch, idnumber, attribute, value, old_value, sobj, dobj,
+                          dest.name, error))
+    return out
+
+
+def _where(source: TreeDeclaration, dest_index: int, branch: str, exc: BaseException,
+           rank: dict[str, int]) -> tuple[int, int, int]:
+    """Where the whole diff would have met ``exc``: (destination, branch, place in the walk)."""
+    at = getattr(exc, "dss_at", None)
+    position = -1
+    if at is not None:
+        for n, idnumber in enumerate(source.branch(at[0])):
+            if idnumber == at[1]:
+                position = n
+                break
+    return dest_index, rank[branch], position
+
+
+def _in_walk_order(source: TreeDeclaration, records: list[BadRecord],
+                   rank: dict[str, int]) -> list[BadRecord]:
+    """``records`` set aside by the diff, in the order the whole diff's walk met them."""
+    if len(records) < 2:
+        return records
+    positions: dict[str, dict[str, int]] = {}
+    for record in records:
+        if record.branch not in positions:
+            positions[record.branch] = {k: n for n, k in enumerate(source.branch(record.branch))}
+
+    def place(record: BadRecord) -> tuple[int, int]:
+        return rank.get(record.branch, -1), positions[record.branch].get(record.idnumber or "", -1)
+
+    return sorted(records, key=place)

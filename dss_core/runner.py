@@ -16,7 +16,7 @@ from typing import Any
 from .actions import ERROR, FAILED_STATUSES, Action, Result, Status, units
 from .declaration import TreeDeclaration
 from .dependencies import Dependencies
-from .diff import diff
+from .diff import diff_in_workers
 from .errors import ConfigurationError, DssError, GateError
 from .gates import check_limits, check_source, source_snapshots
 from .handlers import Handler
@@ -213,7 +213,8 @@ def _execute(run: Run, source: TreeDeclaration, destinations: Sequence[TreeDecla
     started_diff = time.perf_counter()
     before = len(quarantine)
     plans = (saved() if saved is not None else
-             [(dest, list(diff(source, dest, quarantine))) for dest in destinations])
+             list(zip(destinations, diff_in_workers(source, destinations, quarantine,
+                                                    int(run.options.get("workers") or 1)), strict=True)))
     if len(quarantine) > before:
         _raw_rows_of(quarantine.records[before:], [source, *destinations])
         trips = [line for tree in (source, *destinations)

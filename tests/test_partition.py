@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import csv
 import io
+import json
+import re
 import zlib
 from pathlib import Path
 from typing import Any
@@ -21,11 +23,12 @@ from dss_csv import CSVImporter
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from dss_core import Branch, Config, Model, Tree
+from dss_core import Branch, Config, InputError, Model, Tree
 from dss_core.actions import Action
-from dss_core.diff import diff
+from dss_core.diff import diff, diff_in_workers
 from dss_core.partition import Part, merge, part_of, parts
 from dss_core.plugins import builtin_plugin_manager
+from dss_core.quarantine import Quarantine
 
 
 def test_part_of_is_the_documented_crc32_of_the_utf8_bytes() -> None:
@@ -198,3 +201,124 @@ def test_merged_parts_are_the_whole_plan_columnar_path(tmp_path: Path, data: Any
     assert (dest.branch("users").columnar is not None) == (dest_importer is CSVImporter)
     event(f"destination columnar: {dest_importer is CSVImporter}")
     check_parts(source, dest)
+
+
+# -- the parts in worker processes -------------------------------------------------------
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=st.data(), workers=st.integers(2, 3))
+def test_workers_give_the_whole_plan(dss_tree: Any, data: Any, workers: int) -> None:
+    source = dss_tree(Sis, users=users(data.draw, with_name=False))
+    dests = [dss_tree(data.draw(st.sampled_from([Lms, WiderLms])), users=users(data.draw, with_name=True))
+             for _ in range(data.draw(st.integers(1, 2)))]
+    got = diff_in_workers(source, dests, None, workers)
+    assert [[key(a) for a in plan] for plan in got] == [[key(a) for a in diff(source, d)] for d in dests]
+
+
+def test_workers_give_the_whole_plan_columnar(tmp_path: Path) -> None:
+    """Both sides columnar (diffed in the parent) and one side columnar (in the workers)."""
+    write(tmp_path / "s.csv", [[str(n), "Ann" if n % 7 else "Bo", str(n % 3), "g1;g2" if n % 5 else "g3"]
+                               for n in range(300)])
+    write(tmp_path / "d.csv", [[str(n), "Ann", str(n % 3), "g2;g1" if n % 11 else ""]
+                               for n in range(50, 400)])
+    for importer in (CSVImporter, ObjectCSV):
+        source, dest = csv_trees(tmp_path, importer)
+        whole = [key(a) for a in diff(source, dest)]
+        assert len(whole) > 200
+        assert [key(a) for a in diff_in_workers(source, [dest], None, 2)[0]] == whole
+
+
+class Fragile(Student):
+    @property
+    def name(self) -> str:
+        if self._last == "bad":
+            raise ValueError("no name")
+        return self._last.upper()
+
+
+class FragileSis(Tree):
+    users = Branch(Fragile)
+    groups = Branch(Cohort, importer=cohorts_from_students)
+
+
+def fragile_users(bad: set[int]) -> list[dict[str, Any]]:
+    return [{"idnumber": str(n), "_last": "bad" if n in bad else "ann", "courses": {"c1"}}
+            for n in range(60)]
+
+
+@pytest.mark.parametrize("bad", [{7, 40}, {40, 7, 13}, {59}])
+def test_workers_raise_the_error_the_whole_diff_raises(dss_tree: Any, bad: set[int]) -> None:
+    source = dss_tree(FragileSis, users=fragile_users(bad))
+    dest = dss_tree(Lms, users=[])
+    with pytest.raises(InputError) as whole:
+        list(diff(source, dest))
+    with pytest.raises(InputError) as parts_:
+        diff_in_workers(source, [dest], None, 3)
+    assert str(parts_.value) == str(whole.value) and f"idnumber '{min(bad)}'" in str(whole.value)
+
+
+def test_workers_quarantine_the_same_records_in_the_same_order(dss_plugins: Any) -> None:
+    config = Config({"trees": {"fragilesis": {"users": {"on_bad_record": "quarantine"}}}}, environ={})
+
+    def loaded(cls: type[Tree], **records: Any) -> Tree:
+        return cls(config=config, plugins=dss_plugins).load_records(records)
+
+    source = loaded(FragileSis, users=fragile_users({3, 31, 17, 58, 44}))
+    dest = loaded(Lms, users=[])
+    whole_q, parts_q = Quarantine(), Quarantine()
+    whole = [key(a) for a in diff(source, dest, whole_q)]
+    got = [key(a) for a in diff_in_workers(source, [dest], parts_q, 2)[0]]
+    assert got == whole
+    assert [r.idnumber for r in whole_q.records] == ["3", "17", "31", "44", "58"]
+    assert [(r.idnumber, r.reason, str(r.origin)) for r in parts_q.records] == [
+        (r.idnumber, r.reason, str(r.origin)) for r in whole_q.records]
+
+
+# -- the command: dss plan --workers 2 ------------------------------------------------------
+def _sync_data(count: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    departments = ["math", "art", "history", "music"]
+    source = {"users": [{"idnumber": str(n), "_lastfirst": f"Doe{n % 13}, Jo", "department": departments[n % 4]}
+                        for n in range(count)]}
+    dest = {"users": [{"idnumber": str(n), "name": f"Jo Doe{n % 11}", "department": departments[n % 3]}
+                      for n in range(count // 10, count + count // 10)],
+            "groups": [{"idnumber": d, "members": [str(n) for n in range(count) if n % 4 == i and n % 9]}
+                       for i, d in enumerate(departments[:3])]}
+    return source, dest
+
+
+def _untimed(out: str) -> str:
+    """The output but the phases' seconds (``import 0.01 s, diff 0.12 s``)."""
+    return re.sub(r"\d+\.\d+ s\b", "_ s", out)
+
+
+def _report(path: Path) -> list[dict[str, Any]]:
+    return [{k: v for k, v in action.items() if k != "duration"}
+            for action in json.loads(path.read_text())["actions"]]
+
+
+def test_plan_with_workers_prints_and_reports_the_same_plan(dss: Any, sync_files: Any, tmp_path: Path) -> None:
+    source, dest = _sync_data(300)
+    sync_files(source, dest)
+    one = dss("plan", "testsync", "--report", "one.json")
+    two = dss("plan", "testsync", "--workers", "2", "--report", "two.json")
+    assert one.code == two.code == 0, (one, two)
+    assert _untimed(one.out) == _untimed(two.out) and one.out.count("(idnumber=") > 300
+    assert _report(tmp_path / "one.json") == _report(tmp_path / "two.json")
+
+
+def test_run_with_workers_applies_the_plan_and_converges(dss: Any, sync_files: Any, tmp_path: Path) -> None:
+    source, dest = _sync_data(200)
+    _, dst = sync_files(source, dest)
+    assert dss("plan", "testsync", "--report", "plan.json").code == 0
+    done = dss("run", "testsync", "--workers", "2", "--report", "run.json")
+    assert done.code == 0, done
+    applied = json.loads((tmp_path / "run.json").read_text())["actions"]
+    assert [a["message"] for a in applied] == [a["message"] for a in _report(tmp_path / "plan.json")]
+    assert {a["result"] for a in applied} == {"success"} and len(applied) > 200
+    again = dss("plan", "testsync", "--workers", "2")
+    assert again.code == 0 and "(idnumber=" not in again.out, again
+
+
+def test_workers_must_be_a_positive_number(dss: Any, sync_files: Any) -> None:
+    sync_files(*_sync_data(10))
+    result = dss("plan", "testsync", "--workers", "0")
+    assert result.code == 2 and "--workers" in result.err
