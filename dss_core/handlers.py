@@ -30,11 +30,12 @@ counted as not implemented and listed at the end of the run.
 from __future__ import annotations
 
 import contextlib
+import traceback
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from .actions import Action, Result, Status
+from .actions import FAILED_STATUSES, Action, Result, Status
 from .settings import Setting
 
 if TYPE_CHECKING:
@@ -116,6 +117,63 @@ class Handler:
         """
         return [self.handle(action) for action in actions]
 
+    #: True: the runner hands :meth:`handle_units` runs of whole units of one branch (an
+    #: object's several changes as well as single actions, of any methods), up to
+    #: :attr:`batch_actions` actions, instead of runs of one method to :meth:`handle_batch`
+    batch_units: bool = False
+
+    def handle_units(self, units: Sequence[Sequence[Action]]) -> list[list[Result]]:
+        """Apply several units (each the changes of one object, or one action) together.
+
+        Called instead of :meth:`handle_batch` when :attr:`batch_units` is
+        True, for runs of units of one branch whose every action is
+        :meth:`batchable` and none waits on another of the run. Returns one
+        list of results per unit, one result per action, in order. Each unit
+        keeps its own outcome, as if applied alone through
+        :meth:`handle_unit`: when one of its actions fails, the unit fails
+        whole (the rest not attempted, and where the destination can undo,
+        what it did rolled back), and only that unit. The default applies the
+        units one by one.
+        """
+        return [self.handle_unit(unit) if len(unit) > 1 else [self.guarded(unit[0])]
+                for unit in units]
+
+    def handle_unit(self, unit: Sequence[Action],
+                    handle: Callable[[Action], Result] | None = None) -> list[Result]:
+        """The changes of one object as one unit, inside :meth:`object_unit`; one result per action.
+
+        Each action goes through ``handle`` (default :meth:`guarded`) in turn;
+        after one fails, the rest are not attempted (skipped, saying which
+        failed), and where the unit is atomic the ones already done are
+        reported rolled back. An action ``handle`` reports skipped does not
+        fail the unit.
+        """
+        attempt = handle or self.guarded
+        results: list[Result] = []
+        failure = ""
+        with self.object_unit(unit) as state:
+            for action in unit:
+                if state.failed:
+                    results.append(Result(action, Status.SKIPPED, f"not attempted: {failure}"))
+                    continue
+                result = attempt(action)
+                results.append(result)
+                if result.status in FAILED_STATUSES:
+                    state.failed = True
+                    failure = f"{action.method} of this object failed ({result.message})"
+        if state.failed and state.atomic:
+            results = [r if r.status in FAILED_STATUSES or r.status is Status.SKIPPED else
+                       Result(r.action, Status.SKIPPED, f"rolled back: {failure}", r.handler)
+                       for r in results]
+        return results
+
+    def guarded(self, action: Action) -> Result:
+        """:meth:`handle`, an exception raised inside becoming the action's result (as the runner makes it)."""
+        try:
+            return self.handle(action)
+        except Exception as exc:
+            return exception_result(action, exc)
+
     def find_method(self, action: Action) -> tuple[str, Callable[[Action], Any]] | None:
         """The handler method for ``action`` by the dispatch order, or None."""
         for name in (*action.handler_names(), "default"):
@@ -131,6 +189,12 @@ class Handler:
             return Result(action, Status.NOT_IMPLEMENTED, f"no handler for {action.method}")
         name, method = found
         return as_result(action, method(action), name)
+
+
+def exception_result(action: Action, exc: BaseException) -> Result:
+    """The result of an action whose handler raised ``exc`` (call it inside the ``except``)."""
+    return Result(action, Status.EXCEPTION, f"{type(exc).__name__}: {exc}",
+                  details={"traceback": traceback.format_exc()})
 
 
 def as_result(action: Action, value: Any, handler: str | None = None) -> Result:

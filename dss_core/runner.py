@@ -8,7 +8,6 @@ from __future__ import annotations
 import logging
 import os
 import time
-import traceback
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from .dependencies import Dependencies
 from .diff import diff_in_workers
 from .errors import ConfigurationError, DssError, GateError
 from .gates import check_limits, check_source, source_snapshots
-from .handlers import Handler
+from .handlers import Handler, exception_result
 from .importers import raw_rows
 from .loading import importer_for, load_tree
 from .quarantine import Quarantine, check_quarantine, rejects_path, write_rejects
@@ -40,8 +39,7 @@ def handle(run: Run, destination: TreeDeclaration, handler: Any, action: Any) ->
         result = run.plugins.hook.dss_handle_action(
             action=action, destination=destination, handler=handler, run=run)
     except Exception as exc:
-        return Result(action, Status.EXCEPTION, f"{type(exc).__name__}: {exc}",
-                      details={"traceback": traceback.format_exc()})
+        return exception_result(action, exc)
     if result is None:
         return Result(action, Status.NOT_IMPLEMENTED, f"no handler for {action.method}")
     return result
@@ -328,7 +326,9 @@ def _apply(run: Run, source: TreeDeclaration, dest: TreeDeclaration, handler: Ha
                 report(Result(action, Status.SKIPPED, why))
             continue
         numbers = journal.intend(unit) if journal is not None else []
-        if isinstance(unit, _Batch):
+        if isinstance(unit, _Units):
+            results = _apply_units(handler, unit)
+        elif isinstance(unit, _Batch):
             results = _apply_batch(handler, unit)
         elif len(unit) == 1:
             blocked = deps.blocked(unit[0])
@@ -338,7 +338,10 @@ def _apply(run: Run, source: TreeDeclaration, dest: TreeDeclaration, handler: Ha
             results = _apply_object(run, dest, handler, unit, [deps.blocked(a) for a in unit])
         if journal is not None:
             journal.record(numbers, results)
-        if isinstance(unit, _Batch):
+        if isinstance(unit, _Units):
+            log.info("%s: a batch of %d actions (%d units) applied", unit[0].branch, len(unit),
+                     len(unit.units))
+        elif isinstance(unit, _Batch):
             log.info("%s: a batch of %d applied", unit[0].method, len(unit))
         for result in results:
             if debug:  # the message is built only when it is logged
@@ -350,6 +353,23 @@ def _apply(run: Run, source: TreeDeclaration, dest: TreeDeclaration, handler: Ha
 
 class _Batch(list[Action]):
     """Actions of one method the handler applies together (:meth:`Handler.handle_batch`)."""
+
+
+class _Units(list[Action]):
+    """Whole units of one branch the handler applies together (:meth:`Handler.handle_units`):
+    their actions in order, and :attr:`units` (where each unit starts and ends)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.units: list[list[Action]] = []
+
+    @property
+    def branch(self) -> str:
+        return self[0].branch
+
+    def add(self, unit: list[Action]) -> None:
+        self.units.append(unit)
+        self.extend(unit)
 
 
 def _batches(plan: Iterator[list[Action]], handler: Handler,
@@ -366,6 +386,9 @@ def _batches(plan: Iterator[list[Action]], handler: Handler,
     size = handler.batch_actions
     if size <= 1:
         yield from plan
+        return
+    if handler.batch_units:
+        yield from _unit_batches(plan, handler, deps, size)
         return
     batch = _Batch()
     for unit in plan:
@@ -389,14 +412,60 @@ def _batches(plan: Iterator[list[Action]], handler: Handler,
         yield batch
 
 
+def _unit_batches(plan: Iterator[list[Action]], handler: Handler, deps: Dependencies,
+                  size: int) -> Iterator[list[Action]]:
+    """The units of ``plan``, runs of batchable units of one branch joined (:meth:`Handler.handle_units`).
+
+    A unit joins when every action of it is batchable and none is blocked;
+    a batch holds units of one branch only, and at most ``size`` actions
+    (a unit larger than that is a batch alone). Within a branch no action
+    waits on another of the same branch (a branch naming objects of its own
+    is never batched), so a batch never holds an action whose dependency is
+    in it; whether a unit is blocked is decided once every earlier batch's
+    results are recorded.
+    """
+    batch = _Units()
+    for unit in plan:
+        first = unit[0]
+        own = first.branch in deps.references.get(first.branch, {}).values()
+        joins = not own and all(handler.batchable(a) for a in unit)
+        if batch and (not joins or first.branch != batch.branch or len(batch) + len(unit) > size):
+            yield batch
+            batch = _Units()
+        if not joins:
+            yield unit
+        elif any(deps.blocked(a) for a in unit):  # alone, in its place: skipped with the reason
+            if batch:
+                yield batch
+                batch = _Units()
+            yield unit
+        else:
+            batch.add(unit)
+    if batch:
+        yield batch
+
+
+def _apply_units(handler: Handler, batch: _Units) -> list[Result]:
+    """A run of units through :meth:`Handler.handle_units`; exceptions and missing results become results."""
+    try:
+        per_unit = handler.handle_units(batch.units)
+    except Exception as exc:
+        return [exception_result(a, exc) for a in batch]
+    if len(per_unit) != len(batch.units) or any(
+            len(results) != len(unit) or any(r.action is not a for r, a in zip(results, unit, strict=False))
+            for results, unit in zip(per_unit, batch.units, strict=False)):
+        return [Result(a, Status.EXCEPTION, f"{type(handler).__name__}.handle_units returned "
+                       "results that are not one per action of each unit, in order")
+                for a in batch]
+    return [r for results in per_unit for r in results]
+
+
 def _apply_batch(handler: Handler, batch: Sequence[Action]) -> list[Result]:
     """One batch through :meth:`Handler.handle_batch`; exceptions and missing results become results."""
     try:
         results = handler.handle_batch(batch)
     except Exception as exc:
-        details = {"traceback": traceback.format_exc()}
-        return [Result(a, Status.EXCEPTION, f"{type(exc).__name__}: {exc}", details=details)
-                for a in batch]
+        return [exception_result(a, exc) for a in batch]
     if len(results) != len(batch) or any(r.action is not a for r, a in zip(results, batch, strict=False)):
         return [Result(a, Status.EXCEPTION, f"{type(handler).__name__}.handle_batch returned "
                        f"{len(results)} results for {len(batch)} actions, not one per action in order")
@@ -406,23 +475,12 @@ def _apply_batch(handler: Handler, batch: Sequence[Action]) -> list[Result]:
 
 def _apply_object(run: Run, dest: TreeDeclaration, handler: Handler, unit: list[Action],
                   blocked: list[str | None]) -> list[Result]:
-    """The changes of one object, as one unit: all of them, or (where atomic) none."""
-    results: list[Result] = []
-    failure = ""
-    with handler.object_unit(unit) as state:
-        for action, why in zip(unit, blocked, strict=True):
-            if state.failed:
-                results.append(Result(action, Status.SKIPPED, f"not attempted: {failure}"))
-            elif why:
-                results.append(Result(action, Status.SKIPPED, why))
-            else:
-                result = handle(run, dest, handler, action)
-                results.append(result)
-                if result.status in FAILED_STATUSES:
-                    state.failed = True
-                    failure = f"{action.method} of this object failed ({result.message})"
-    if state.failed and state.atomic:
-        results = [r if r.status in FAILED_STATUSES or r.status is Status.SKIPPED else
-                   Result(r.action, Status.SKIPPED, f"rolled back: {failure}", r.handler)
-                   for r in results]
-    return results
+    """The changes of one object, as one unit: all of them, or (where atomic) none
+    (:meth:`Handler.handle_unit`, each action through the ``dss_handle_action`` hook)."""
+    why = {id(a): w for a, w in zip(unit, blocked, strict=True) if w}
+
+    def attempt(action: Action) -> Result:
+        skipped = why.get(id(action))
+        return Result(action, Status.SKIPPED, skipped) if skipped else handle(run, dest, handler, action)
+
+    return handler.handle_unit(unit, attempt)

@@ -3,17 +3,21 @@
 The runner joins consecutive single-action units of one method that the
 handler calls batchable, up to ``batch_actions``; a batch never holds an action
 waiting on another of the same run, and every action keeps its own result.
+A handler with ``batch_units`` is handed runs of whole units of one branch
+(``handle_units``): each unit keeps the outcome it has alone, all or nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import copy
+from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from dss_core import Action, Branch, Model, Result, Status, Tree
+from dss_core import Action, Branch, Model, ObjectUnit, Result, Status, Tree
 from dss_core.plugins import builtin_plugin_manager
 from dss_core.testing import MemoryDatabase, RecordingHandler, memory_tree
 
@@ -135,3 +139,119 @@ def test_no_batching_by_default(monkeypatch: Any) -> None:
     src, dst, db = _trees({"u1": "a", "u2": "b"}, {}, {}, {}, Counting, set())
     src.apply(dst)
     assert seen == [] and set(db.rows("users")) == {"u1", "u2"}
+
+
+# -- runs of whole units (Handler.batch_units, handle_units) ------------------------------------
+class AtomicHandler(RecordingHandler):
+    """Undoes an object's changes when one fails (as a database's savepoint does)."""
+
+    @contextlib.contextmanager
+    def object_unit(self, actions: Sequence[Action]) -> Iterator[ObjectUnit]:
+        db: MemoryDatabase = self.tree.database  # type: ignore[attr-defined]
+        saved = copy.deepcopy(db.data)
+        unit = ObjectUnit(atomic=True)
+        yield unit
+        if unit.failed:
+            db.data.clear()
+            db.data.update(saved)
+
+
+class UnitBatchingHandler(AtomicHandler):
+    """Hands runs of whole units to ``handle_units`` (up to ``batch_actions`` actions), recording them."""
+
+    batch_actions: int = 4
+    batch_units = True
+    unit_batches: ClassVar[list[list[list[str]]]] = []
+
+    def batchable(self, action: Action) -> bool:
+        return True
+
+    def handle_units(self, units: Sequence[Sequence[Action]]) -> list[list[Result]]:
+        type(self).unit_batches.append([[a.key for a in unit] for unit in units])
+        return super().handle_units(units)
+
+
+failing = st.sets(st.one_of(ids, st.sampled_from(["g1", "g2", "update_name", "add_members_to_groups",
+                                                  "remove_members_from_groups"])), max_size=3)
+
+
+@settings(max_examples=80, deadline=None)
+@given(su=st.dictionaries(ids, names), du=st.dictionaries(ids, names),
+       sg=st.dictionaries(st.sampled_from(["g1", "g2", "g3"]), st.sets(ids)),
+       dg=st.dictionaries(st.sampled_from(["g1", "g2", "g3"]), st.sets(ids)),
+       fail=failing)
+def test_runs_of_units_give_the_same_outcome_as_one_unit_at_a_time(
+        su: dict[str, str], du: dict[str, str], sg: dict[str, set[str]], dg: dict[str, set[str]],
+        fail: set[str]) -> None:
+    """Whole units in batches: the rows and every result as one unit at a time (a unit that fails
+    fails whole, rolled back, and alone); a batch holds whole units of one branch, in plan order."""
+    sg = {g: {m for m in members if m in su} for g, members in sg.items()}
+    UnitBatchingHandler.unit_batches = []
+    src, dst, batched_db = _trees(su, du, sg, dg, UnitBatchingHandler, fail)
+    plan = [a.key for a in src - dst]
+    batched = src.apply(dst, allow_deletions=1000)
+    src, dst, plain_db = _trees(su, du, sg, dg, AtomicHandler, fail)
+    plain = src.apply(dst, allow_deletions=1000)
+
+    assert batched_db.snapshot() == plain_db.snapshot()
+    assert ([(r.action.key, r.status, r.message) for r in batched.results]
+            == [(r.action.key, r.status, r.message) for r in plain.results])
+    in_batches = [key for batch in UnitBatchingHandler.unit_batches for unit in batch for key in unit]
+    assert in_batches == [k for k in plan if k in set(in_batches)]  # plan order
+    for batch in UnitBatchingHandler.unit_batches:
+        assert len({key.split(":")[1] for unit in batch for key in unit}) == 1  # one branch
+        size = sum(len(unit) for unit in batch)
+        assert size <= 4 or len(batch) == 1
+        for unit in batch:  # whole units: the changes of one object together
+            assert len({key.split(":")[3] for key in unit}) == 1
+
+
+def test_a_unit_that_fails_in_a_batch_fails_whole_and_alone() -> None:
+    UnitBatchingHandler.unit_batches = []
+    UnitBatchingHandler.batch_actions = 100
+    try:
+        src, dst, db = _trees({f"u{i}": "b" for i in range(4)}, {f"u{i}": "a" for i in range(4)},
+                              {"g1": {"u0", "u1"}, "g2": {"u2", "u3"}},
+                              {"g1": {"u2", "u3"}, "g2": {"u0", "u1"}},
+                              UnitBatchingHandler, {"dst:groups:remove_members_from_groups:g1:'u3'"})
+        summary = src.apply(dst)
+    finally:
+        UnitBatchingHandler.batch_actions = 4
+    assert [len(b) for b in UnitBatchingHandler.unit_batches] == [4, 2]  # 4 renames; 2 cohorts
+    outcome = {r.action.key.split(":", 2)[2]: (r.status, r.message) for r in summary.results}
+    failed = "remove_members_from_groups of this object failed (told to fail)"
+    assert outcome["add_members_to_groups:g1:'u0'"] == (Status.SKIPPED, f"rolled back: {failed}")
+    assert outcome["remove_members_from_groups:g1:'u2'"] == (Status.SKIPPED,
+                                                              f"rolled back: {failed}")
+    assert outcome["remove_members_from_groups:g1:'u3'"][0] is Status.FAILURE
+    assert {s for k, (s, _) in outcome.items() if ":g2:" in k} == {Status.SUCCESS}
+    assert db.rows("groups")["g1"]["members"] == {"u2", "u3"}  # untouched
+    assert db.rows("groups")["g2"]["members"] == {"u2", "u3"}
+
+
+def test_a_run_of_units_that_raises_is_an_exception_for_each_of_its_actions() -> None:
+    class Raising(UnitBatchingHandler):
+        def handle_units(self, units: Sequence[Sequence[Action]]) -> list[list[Result]]:
+            raise RuntimeError("the whole batch failed")
+
+    src, dst, _ = _trees({"u1": "a", "u2": "b"}, {}, {}, {}, Raising, set())
+    summary = src.apply(dst)
+    assert [(r.status, r.message) for r in summary.results] == [
+        (Status.EXCEPTION, "RuntimeError: the whole batch failed")] * 2
+
+
+def test_the_default_handle_units_applies_one_unit_at_a_time() -> None:
+    class Default(AtomicHandler):
+        batch_actions = 10
+        batch_units = True
+
+        def batchable(self, action: Action) -> bool:
+            return True
+
+    src, dst, db = _trees({"u1": "a", "u2": "b"}, {"u3": "c"}, {"g1": {"u1", "u2"}}, {},
+                          Default, {"u2"})
+    summary = src.apply(dst, allow_deletions=10)
+    statuses = {r.action.key.split(":", 2)[2]: r.status for r in summary.results}
+    assert statuses == {"new_users:u1": Status.SUCCESS, "new_users:u2": Status.FAILURE,
+                        "new_groups:g1": Status.SKIPPED, "old_users:u3": Status.SUCCESS}
+    assert db.snapshot() == {"users": {"u1": {"name": "a"}}, "groups": {}}

@@ -295,19 +295,21 @@ WRITERS: dict[str, Callable[[Writer, BoundTable, Sequence[Action]], Outcome]] = 
 }
 
 
-def group_key(action: Action) -> tuple[str, str | None]:
-    """What the actions written by one statement share: the branch, and the attribute of a change."""
-    return action.branch, action.attribute if action.kind in ("update", "add", "remove") else None
+def group_key(action: Action) -> tuple[str, str, str | None]:
+    """What the actions written by one statement share: the kind, the branch, the attribute of a change."""
+    return (action.kind, action.branch,
+            action.attribute if action.kind in ("update", "add", "remove") else None)
 
 
 def write(w: Writer, actions: Sequence[Action],
           bound: Callable[[Action], BoundTable]) -> tuple[set[int], dict[int, str]]:
-    """Write a batch (actions of one method): ``(positions left to run alone, {position written: message})``.
+    """Write a batch: ``(positions left to run alone, {position written: message})``.
 
-    The actions are grouped by branch (and attribute), each group written by
-    the writer of its kind. :class:`Retry` positions are those of ``actions``.
+    The actions are grouped by kind, branch and attribute (in the order each
+    group first appears), each group written by the writer of its kind.
+    :class:`Retry` positions are those of ``actions``.
     """
-    groups: dict[tuple[str, str | None], list[int]] = {}
+    groups: dict[tuple[str, str, str | None], list[int]] = {}
     for n, action in enumerate(actions):
         groups.setdefault(group_key(action), []).append(n)
     alone: set[int] = set()

@@ -181,6 +181,8 @@ class SQLHandler(Handler):
     url: ClassVar[str | None] = None
     batch_size: ClassVar[int | None] = None
     batch_actions: int = 500
+    #: runs of whole units (an object's several changes too) are handed to :meth:`handle_units`
+    batch_units: bool = True
     #: your own methods (``new_enrolments``) whose actions may be run back to back in one
     #: SAVEPOINT; only for methods that write nothing but through this connection (see
     #: :meth:`handle_batch`)
@@ -766,131 +768,152 @@ class SQLHandler(Handler):
         return True
 
     def handle_batch(self, actions: Sequence[Action]) -> list[Result]:
-        """Write ``actions`` (of one method, each batchable) together; one result per action, in order.
+        """Write ``actions`` (each batchable) together; one result per action, in order.
 
-        The batch runs in one SAVEPOINT with a few set-based statements
-        (:func:`dss_sql.batches.write`). An action the batch cannot simply
-        write (its row is missing, outside the scope, or would come back from
-        retirement; an element without a row) is handled alone, as if it were
-        not batched, so its result and message are the same. When a statement
-        fails (a constraint, a value too long), the savepoint is rolled back
-        and every action is handled alone, so that only the failing one fails,
-        with its own message. After a lock timeout the first action fails
-        naming the table and the others on it are skipped, as one at a time.
+        :meth:`handle_units` with each action a unit of its own.
+        """
+        return [r for results in self.handle_units([[a] for a in actions]) for r in results]
+
+    def handle_units(self, units: Sequence[Sequence[Action]]) -> list[list[Result]]:
+        """Write a run of units (each the changes of one object, or one action) together.
+
+        Every action is :meth:`batchable`. The run is written in one SAVEPOINT:
+        the generic methods' actions grouped by kind, branch and attribute,
+        each group in a few set-based statements (:func:`dss_sql.batches.write`),
+        your :attr:`batch_methods` called in turn. Each unit keeps the outcome
+        it has alone (:meth:`~dss_core.Handler.handle_unit`), and only it:
+
+        * an action the batch cannot simply write (its row is missing, outside
+          the scope, or would come back from retirement; an element without a
+          row) is handled alone, as if it were not batched, so its result and
+          message are the same; when it belongs to an object of several
+          changes, the savepoint is rolled back and that object's unit is
+          handled alone (all or nothing), the others written again;
+        * one of your methods that fails, raises or is not implemented: the
+          savepoint is rolled back, that unit handled alone, the others
+          written again (such a method must change nothing but the database,
+          through this connection: it may run twice);
+        * when a statement fails (a constraint, a value too long), the
+          savepoint is rolled back and every unit is handled alone, so that
+          only the failing one fails, with its own message. After a lock
+          timeout the first action fails naming the table and the others on
+          it are skipped, as one at a time.
         """
         if getattr(self, "connection", None) is None:
-            return super().handle_batch(actions)
-        if self._dispatch(actions[0]) == "own":
-            return self._run_together(actions)
-        results: list[Result | None] = [None] * len(actions)
-        todo: list[int] = []
-        for n, action in enumerate(actions):
-            locked = self._locked_out(action)
-            if locked is not None:
-                results[n] = Result(action, Status.SKIPPED, locked)
-            else:
-                todo.append(n)
-        self._write_batch(actions, todo, results, again=True)
+            return super().handle_units(units)
+        if any(self._locked_out(a) is not None for unit in units for a in unit):
+            return [self._unit_alone(unit) for unit in units]
+        results: list[list[Result] | None] = [None] * len(units)
+        self._write_units(units, list(range(len(units))), results, again=True)
         assert all(r is not None for r in results)
         return results  # type: ignore[return-value]
 
     def _alone(self, action: Action) -> Result:
         """One action of a batch handled alone (:meth:`handle`), an exception its result as the runner makes it."""
-        import traceback
+        return self.guarded(action)
 
-        try:
-            return self.handle(action)
-        except Exception as exc:
-            return Result(action, Status.EXCEPTION, f"{type(exc).__name__}: {exc}",
-                          details={"traceback": traceback.format_exc()})
+    def _unit_alone(self, unit: Sequence[Action]) -> list[Result]:
+        """One unit of a batch handled alone: one action, or an object's changes all or nothing."""
+        if len(unit) == 1:
+            return [self._alone(unit[0])]
+        return self.handle_unit(unit, self._alone)
 
-    def _run_together(self, actions: Sequence[Action]) -> list[Result]:
-        """Actions of one of your :attr:`batch_methods`: each through your method, all in one SAVEPOINT.
-
-        When every one succeeds the savepoint is released (no savepoint per
-        action). When one fails, raises or is not implemented, the savepoint is rolled back and every action is handled
-        again alone (:meth:`handle`), so the results are those of one at a
-        time: which is why such a method must change nothing but the
-        database, through this connection (it may run twice).
-        """
-
-        if any(self._locked_out(a) is not None for a in actions):
-            return [self._alone(a) for a in actions]
-        if self._tx is None or not self._tx.is_active:
-            self._tx = self.connection.begin()
-        savepoint = self.savepoint()
-        results: list[Result] = []
-        try:
-            for action in actions:
-                result = Handler.handle(self, action)
-                if result.failed or result.status is Status.NOT_IMPLEMENTED:
-                    break
-                results.append(result)
-        except Exception:  # a database error, or your method's own: each alone says which
-            results = []
-        except BaseException:
-            savepoint.rollback()
-            self.forget_ids()
-            raise
-        if len(results) < len(actions):
-            savepoint.rollback()
-            self.forget_ids()
-            return [self._alone(a) for a in actions]
-        savepoint.commit()
-        self._pending += len(results)
-        if self._pending >= self._batch:
-            self.commit()
-        return results
-
-    def _write_batch(self, actions: Sequence[Action], todo: list[int],
-                     results: list[Result | None], again: bool) -> None:
-        """Write the actions at positions ``todo`` in one savepoint; fill in their results."""
+    def _write_units(self, units: Sequence[Sequence[Action]], todo: list[int],
+                     results: list[list[Result] | None], again: bool) -> None:
+        """Write the units at positions ``todo`` in one savepoint; fill in their results."""
         from sqlalchemy import exc as sa_exc
 
         if not todo:
             return
         if self._tx is None or not self._tx.is_active:
             self._tx = self.connection.begin()
+        actions = [a for n in todo for a in units[n]]
+        of = [n for n in todo for _ in units[n]]  # the unit of each action
         savepoint = self.savepoint()
-        batch = [actions[n] for n in todo]
         try:
-            alone, written = write_batch(self, batch, self._bound_of)
-        except Retry as retry:  # seen after writing: roll back, run those alone, write the rest again
+            alone, done = self._write_actions(actions)
+            redo = {of[m] for m in alone if len(units[of[m]]) > 1}
+            if redo:  # an object of several changes: none of them stays written
+                raise Retry([m for m in alone if of[m] in redo])
+        except Retry as retry:  # roll back, run those units alone, write the rest again
             savepoint.rollback()
             self.forget_ids()
-            for m in retry.positions:
-                results[todo[m]] = self._alone(batch[m])
-            rest = [n for m, n in enumerate(todo) if m not in set(retry.positions)]
+            apart = {of[m] for m in retry.positions}
+            for n in todo:
+                if n in apart:
+                    results[n] = self._unit_alone(units[n])
+            rest = [n for n in todo if n not in apart]
             if again:
-                self._write_batch(actions, rest, results, again=False)
+                self._write_units(units, rest, results, again=False)
             else:
                 for n in rest:
-                    results[n] = self._alone(actions[n])
+                    results[n] = self._unit_alone(units[n])
             return
         except sa_exc.SQLAlchemyError as exc:
             savepoint.rollback()
             self.forget_ids()
             if timeout_kind(exc) == LOCK:  # the first fails naming the table; the rest are skipped
-                first = batch[0]
-                results[todo[0]] = Result(first, Status.FAILURE, self._failure(first, exc),
-                                          handler=first.kind)
+                first = actions[0]
+                failed = Result(first, Status.FAILURE, self._failure(first, exc),
+                                handler=self._method_name(first))
+                results[todo[0]] = self.handle_unit(
+                    units[todo[0]], lambda a: failed if a is first else self._alone(a))
                 todo = todo[1:]
-            for n in todo:  # one at a time: only the failing action fails, with its own message
-                results[n] = self._alone(actions[n])
+            for n in todo:  # one at a time: only the failing unit fails, with its own message
+                results[n] = self._unit_alone(units[n])
             return
         except BaseException:
             savepoint.rollback()
             self.forget_ids()
             raise
         savepoint.commit()
-        for m, message in written.items():
-            action = batch[m]
-            results[todo[m]] = Result(action, Status.SUCCESS, message, handler=action.kind)
-        self._pending += len(written)
-        for m in sorted(alone):
-            results[todo[m]] = self._alone(batch[m])
+        self._pending += len(done)
+        start = 0
+        for n in todo:
+            size = len(units[n])
+            if size == 1 and start in alone:
+                results[n] = [self._alone(actions[start])]
+            else:
+                results[n] = [done[m] for m in range(start, start + size)]
+            start += size
         if self._pending >= self._batch:
             self.commit()
+
+    def _method_name(self, action: Action) -> str | None:
+        found = self.find_method(action)
+        return found[0] if found else None
+
+    def _write_actions(self, actions: Sequence[Action]) -> tuple[set[int], dict[int, Result]]:
+        """Write ``actions`` (batchable, of any methods): ``(positions to run alone, {position: result})``.
+
+        The generic methods' actions by :func:`dss_sql.batches.write`; your
+        :attr:`batch_methods` called in turn (one that fails, raises or is not
+        implemented raises :class:`~dss_sql.batches.Retry` for its position).
+        """
+        own = [n for n, a in enumerate(actions) if self._dispatch(a) == "own"]
+        done: dict[int, Result] = {}
+        alone: set[int] = set()
+        if len(own) < len(actions):
+            mine = set(own)
+            generic = [n for n in range(len(actions)) if n not in mine] if own else \
+                list(range(len(actions)))
+            try:
+                apart, written = write_batch(self, [actions[n] for n in generic], self._bound_of)
+            except Retry as retry:
+                raise Retry([generic[m] for m in retry.positions]) from None
+            alone = {generic[m] for m in apart}
+            for m, message in written.items():
+                action = actions[generic[m]]
+                done[generic[m]] = Result(action, Status.SUCCESS, message, handler=action.kind)
+        for n in own:
+            try:
+                result = Handler.handle(self, actions[n])
+            except Exception:  # a database error, or your method's own: alone says which
+                raise Retry([n]) from None
+            if result.failed or result.status is Status.NOT_IMPLEMENTED:
+                raise Retry([n])
+            done[n] = result
+        return alone, done
 
     def _bound_of(self, action: Action) -> BoundTable:
         return self.bound[action.branch]

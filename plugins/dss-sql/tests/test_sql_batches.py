@@ -27,13 +27,20 @@ Outcome = tuple[list[tuple[str, Status, str, str | None]], dict[str, list[tuple[
 
 def recording(mapping: SQLMapping, batch_actions: int = 500,
               base: type | None = None) -> tuple[type, list[tuple[str, int]]]:
-    """A handler class of ``mapping`` (or ``base``) and the list of the batches it is handed."""
+    """A handler class of ``mapping`` (or ``base``) and the list of the batches it is handed.
+
+    A batch of units is listed as ``(method, actions of that method)`` for each of its methods.
+    """
     batches: list[tuple[str, int]] = []
 
     class Recording(base or mapping.handler()):  # type: ignore[misc]
-        def handle_batch(self, actions: Sequence[Action]) -> list[Result]:
-            batches.append((actions[0].method, len(actions)))
-            return super().handle_batch(actions)
+        def handle_units(self, units: Sequence[Sequence[Action]]) -> list[list[Result]]:
+            methods: dict[str, int] = {}
+            for unit in units:
+                for action in unit:
+                    methods[action.method] = methods.get(action.method, 0) + 1
+            batches.extend(methods.items())
+            return super().handle_units(units)
 
     Recording.batch_actions = batch_actions
     return Recording, batches
@@ -518,3 +525,69 @@ def test_your_own_methods_named_in_batch_methods_run_together(db_url, sync, kit)
                                    KIT_QUERIES, mapping=mapping, base=Own)
     assert batched == plain and batches == [("new_users", 118)]
     assert len(calls) == 2 * 118  # batched once, then unbatched once
+
+
+def test_an_object_of_several_changes_fails_whole_and_alone_in_a_batch(db_url, sync, kit):
+    """Runs of whole units in one batch: a renamed account whose new e-mail the database refuses
+    (NULL in a NOT NULL column) keeps its old name too; the 59 others are written in the batch."""
+    mapping = kit.make_mapping()
+    first = {"users": [{"idnumber": f"u{i:03}", "name": f"User {i}", "email": f"u{i}@x",
+                        "courses": ["c1"]} for i in range(60)]}
+
+    def prepare(url: str) -> None:
+        kit.create_schema(url)
+        src, dst = sync(url, first, mapping, mapping.handler())
+        assert src.apply(dst).failed == 0
+
+    later = copy.deepcopy(first)
+    for i, user in enumerate(later["users"]):  # each object: update_name, update_email, add, remove
+        user.update(name=f"Renamed {i}", email=f"new{i}@x", courses=["c2"])
+    later["users"][17]["email"] = None
+    batched, plain, batches = both(db_url, prepare, kit_source(kit, sync, later, mapping),
+                                   KIT_QUERIES, mapping=mapping)
+    assert batched == plain
+    assert ("update_name", 60) in batches and ("update_email", 60) in batches  # one batch of units
+    outcome = {key.split(":", 2)[2]: (status, message) for key, status, message, _ in batched[0]}
+    assert outcome["update_email:u017"][0] is Status.FAILURE
+    assert outcome["update_name:u017"] == (
+        Status.SKIPPED, "rolled back: update_email of this object failed "
+                        f"({outcome['update_email:u017'][1]})")
+    assert outcome["add_courses_to_users:u017:'c2'"][0] is Status.SKIPPED
+    assert {s for k, (s, _) in outcome.items() if "u017" not in k} == {Status.SUCCESS}
+    accounts = {r[0]: r for r in batched[1]["accounts"]}
+    assert accounts["u017"][1:3] == ("User 17", "u17@x")
+    assert accounts["u018"][1:3] == ("Renamed 18", "new18@x")
+    assert ("u017", "c1") in batched[1]["courses"] and ("u017", "c2") not in batched[1]["courses"]
+
+
+def test_an_object_whose_row_is_gone_is_handled_alone_whole(db_url, sync, kit):
+    """A unit the batch cannot simply write (its row deleted after the plan was made): the batch is
+    rolled back, that object is handled alone (failing whole, as alone), the others written again."""
+    mapping = kit.make_mapping()
+    first = {"users": [{"idnumber": f"u{i:03}", "name": f"User {i}", "email": f"u{i}@x"}
+                       for i in range(40)]}
+
+    def prepare(url: str) -> None:
+        kit.create_schema(url)
+        src, dst = sync(url, first, mapping, mapping.handler())
+        assert src.apply(dst).failed == 0
+
+    later = copy.deepcopy(first)
+    for i, user in enumerate(later["users"]):
+        user.update(name=f"Renamed {i}", email=f"new{i}@x")
+
+    def between(url: str) -> None:
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        with engine.begin() as conn:
+            conn.execute(sa.text("delete from accounts where username = 'u007'"))
+        engine.dispose()
+
+    batched, plain, batches = both(db_url, prepare, kit_source(kit, sync, later, mapping),
+                                   KIT_QUERIES, between=between, mapping=mapping)
+    assert batched == plain
+    assert ("update_name", 40) in batches
+    outcome = {key.split(":", 2)[2]: (status, message) for key, status, message, _ in batched[0]}
+    assert outcome["update_name:u007"] == (Status.FAILURE, "no row in accounts with username='u007'")
+    assert outcome["update_email:u007"][0] is Status.SKIPPED
+    assert {s for k, (s, _) in outcome.items() if "u007" not in k} == {Status.SUCCESS}
+    assert len([r for r in batched[1]["accounts"] if r[1].startswith("Renamed")]) == 39
