@@ -89,8 +89,8 @@ def load_columnar(importer: Any, data: Any, on_duplicate: str | None = None) -> 
     if rows is None:
         return None
     data._columnar = rows
-    if len(rows):
-        data.columns.update(c for c in rows.frame.columns if c != LINE)
+    if len(rows):  # "columns": the record fields when the frame has others (dss-sql's members)
+        data.columns.update(given.get("columns") or (c for c in rows.frame.columns if c != LINE))
     log.info("%s.%s: %d rows stored as columns", data.tree, data.name, len(rows))
     return len(rows)
 
@@ -140,5 +140,5 @@ def _rows(given: Mapping[str, Any], model: type[Model], importer: Any, data: Any
             if isinstance(made, float) and math.isnan(made):
                 return None  # NaN != NaN: the object path reports it changed
     origin = Origin(importer.describe() if given.get("source") is None else given["source"],
-                    None, "line", type(importer).__name__)
+                    None, given.get("unit") or "line", type(importer).__name__)
     return ColumnarRows(frame, model, origin, lists, (data.tree, data.name))

@@ -45,6 +45,11 @@ class SQLImporter(Importer):
         ``{column: attribute}`` for columns named differently from the model.
     ``yield_per``
         rows fetched per round trip while streaming (default 1000).
+    ``list_columns``
+        ``{"groups": ";"}``: a column (or its attribute after ``rename``)
+        holding a list as text, with its separator; its value becomes the
+        non-empty, stripped elements (NULL: none), as dss-csv's
+        ``list_columns``.
     ``connect_timeout``, ``lock_timeout``, ``statement_timeout``
         seconds to wait for a connection (10), for a lock another session
         holds (30) and for one statement (0: no limit); usually set on the
@@ -62,6 +67,7 @@ class SQLImporter(Importer):
         Setting("key", str, None, "the column holding the idnumber"),
         Setting("rename", dict[str, str], {}, "column -> model attribute"),
         Setting("yield_per", int, 1000, "rows fetched per round trip"),
+        Setting("list_columns", dict[str, str], {}, "column -> separator of a list held as text"),
         *TIMEOUT_SETTINGS,
     )
     url: ClassVar[str | None] = None
@@ -70,6 +76,7 @@ class SQLImporter(Importer):
     key: ClassVar[str | None] = None
     rename: ClassVar[Mapping[str, str]] = {}
     yield_per: ClassVar[int] = 1000
+    list_columns: ClassVar[Mapping[str, str]] = {}
 
     # -- settings --------------------------------------------------------------
     def option(self, key: str) -> Any:
@@ -144,6 +151,33 @@ class SQLImporter(Importer):
             out[str(key)] = "idnumber"
         return out
 
+    def list_columns_setting(self) -> dict[str, str]:
+        """``{attribute: separator}`` of the list columns (``list_columns``, renaming applied)."""
+        given = self.option("list_columns") or {}
+        renames = self.renames()
+        out: dict[str, str] = {}
+        for column, sep in dict(given).items():
+            if not isinstance(sep, str) or not sep:
+                raise ConfigurationError(
+                    f"{self.tree.name}.{self.branch}: list_columns: the separator of {column!r} "
+                    f"must be a non-empty string, not {sep!r}")
+            out[renames.get(str(column), str(column))] = sep
+        return out
+
+    def read_columns(self) -> dict[str, Any] | None:
+        """The rows as text columns for the core's columnar store, or None (see :mod:`dss_sql.columnar`).
+
+        None also when polars is not installed (``dss-sql[columnar]``): the
+        object path reads the branch.
+        """
+        try:
+            import polars  # noqa: F401
+        except ImportError:
+            return None
+        from .columnar import read_columns
+
+        return read_columns(self)
+
     def statements(self, conn: Connection) -> list[Any]:
         """Every statement whose rows this importer yields, in order (one by default)."""
         return [self.statement(conn)]
@@ -178,6 +212,7 @@ class SQLImporter(Importer):
         """
         source = self.describe()
         renames = self.renames()
+        lists = self.list_columns_setting()
         url = self.database_url
         key = next((column for column, attr in renames.items() if attr == "idnumber"), "idnumber")
         with self.connection() as conn:
@@ -188,6 +223,11 @@ class SQLImporter(Importer):
                         values = {renames.get(k, k): v for k, v in row.items()}
                     else:
                         values = dict(row)
+                    for attr, sep in lists.items():
+                        value = values.get(attr)
+                        if value is not None:
+                            text = value if type(value) is str else str(value)
+                            values[attr] = [e for e in map(str.strip, text.split(sep)) if e]
                     if "idnumber" in values and values["idnumber"] is None:
                         yield BadRecord(f"column {key!r} (the idnumber) is NULL",
                                         Origin(source, number, "row"), column=key,

@@ -1,0 +1,300 @@
+"""dss-sql's columnar reader: a table or query read into text columns for the core's columnar store.
+
+:func:`read_columns` gives the core (``dss_core``'s columnar store: a polars
+frame of text columns named as the record fields, the line column, ``source``,
+``lists``) the rows the object path (:meth:`SQLImporter.readin
+<dss_sql.SQLImporter.readin>`) would read, or None whenever the two could
+differ, in which case the core reads the branch the ordinary way. It runs the
+importer's own statements (:meth:`~dss_sql.SQLImporter.statements`, so a
+``TableMap``'s scope, retired rows and link joins are those of the object
+path) on the same connection, and serves only what it can prove equal:
+
+* ``readin``, ``rows``, ``stream``, ``records`` and ``reader`` are dss-sql's
+  own (a subclass reading otherwise keeps the object path), and SQLAlchemy
+  converts no value of any selected column (no result processor: the values
+  are the driver's, as the object path gets them);
+* every value is None, a str, an int, a float or a bool; its text is
+  ``str(value)``, which is what the model's coercers make of it or, for an
+  ``int``, ``float`` or ``bool`` field, a text they convert to the same value
+  (an ``int`` field holding ``1.5`` gives a text they refuse: the core then
+  keeps the object path, which says so);
+* NULL only where the object path gives what the text ``""`` gives: an
+  optional ``int``, ``float`` or ``bool`` field (None both ways), a list
+  column (no element), a column no field reads; a NULL idnumber (a bad
+  record), a NULL in a ``str`` field (None, not ``""``) or in a required one
+  keeps the object path;
+* rows of the same idnumber (a link table's rows, one row per membership)
+  are merged as the core merges records: the first row's line and values,
+  every other row's scalar values the same text (else the object path, which
+  compares them), the members in row order, each once, NULL and ``""``
+  dropped, and no member with surrounding whitespace or the separator.
+
+A row's line is its number among the rows of every statement, as the object
+path numbers them (``Origin(table, n, "row")``: ``users row 5``).
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any
+
+from dss_core import SCALAR, Importer
+
+if TYPE_CHECKING:
+    import polars as pl
+    from sqlalchemy.engine import Connection
+
+    from .importer import SQLImporter
+
+LINE = "_dss_line"  # the line column the core reads (dss_core.columnar.LINE)
+UNIT = "row"  # a SQL record's position is a row: "users row 5"
+SEP = "\x1f"  # joins the members of one object (refused when a member holds it)
+CHUNK = 100_000  # rows fetched and turned into columns at a time (bounded Python objects)
+# a member with one of these at an end would be stripped by the core's split (str.strip)
+_SPACES = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
+_EDGE = f"^[{re.escape(_SPACES)}]|[{re.escape(_SPACES)}]$"
+_TEXT = (str, int, float, bool)
+
+
+class Part:
+    """The rows of one statement: each column's text (None: a value of another type), str-only flags."""
+
+    def __init__(self, names: list[str], columns: list[pl.Series | None], only_str: list[bool],
+                 height: int) -> None:
+        self.names = names
+        self.columns = columns
+        self.only_str = only_str
+        self.height = height
+
+
+Fetch = Callable[["Connection", Any], "Part | None"]
+
+
+def own_reading(importer: SQLImporter, stream: Callable[..., Any]) -> bool:
+    """True when ``importer`` reads its rows as dss-sql does (``stream`` being the expected one)."""
+    from .importer import SQLImporter
+
+    kind = type(importer)
+    return (kind.readin is SQLImporter.readin and kind.rows is SQLImporter.rows
+            and kind.stream is stream and kind.records is Importer.records
+            and kind.reader is Importer.reader)
+
+
+def read_columns(importer: SQLImporter) -> dict[str, Any] | None:
+    """The rows as text columns (``{"frame", "source", "lists", "unit", "columns"}``), or None."""
+    from .importer import SQLImporter
+
+    if not own_reading(importer, SQLImporter.stream):
+        return None
+    return read_with(importer, lambda conn, stmt: fetch_rows(conn, stmt))
+
+
+def read_with(importer: SQLImporter, fetch: Fetch) -> dict[str, Any] | None:
+    """Run the importer's statements through ``fetch`` and make the core's columns of their rows."""
+    lists = importer.list_columns_setting()
+    renames = importer.renames()
+    parts: list[Part] = []
+    with importer.connection() as conn:
+        try:
+            for stmt in importer.statements(conn):
+                part = fetch(conn, stmt)
+                if part is None:
+                    return None
+                part.names = [renames.get(n, n) for n in part.names]
+                if len(set(part.names)) != len(part.names):
+                    return None  # two columns of one name: the record keeps one of them
+                parts.append(part)
+        except importer.database_errors():
+            return None  # the object path reads it again and says what is wrong
+    model = importer.tree.branches[importer.branch].model
+    return assemble(parts, model, lists, importer.describe())
+
+
+# -- fetching -----------------------------------------------------------------------
+def unprocessed(stmt: Any, dialect: Any, codes: Sequence[Any]) -> bool:
+    """True when SQLAlchemy hands over every selected column's values as the driver gives them.
+
+    ``codes``: the driver's type code of each column (the cursor's description).
+    """
+    columns = getattr(stmt, "selected_columns", None)
+    if columns is None:
+        return hasattr(stmt, "text")  # sa.text(): untyped columns, no processing
+    if len(columns) != len(codes):
+        return False
+    for column, code in zip(columns, codes, strict=True):
+        try:
+            if column.type.dialect_impl(dialect).result_processor(dialect, code) is not None:
+                return False
+        except Exception:  # a type that cannot say: not proven
+            return False
+    return True
+
+
+def fetch_rows(conn: Connection, stmt: Any) -> Part | None:
+    """One statement's rows through SQLAlchemy (as the object path runs it), fetched in chunks."""
+    result = conn.execute(stmt)
+    try:
+        cursor = result.cursor
+        if not unprocessed(stmt, conn.dialect, [d[1] for d in cursor.description or ()]):
+            return None
+        names = list(result.keys())
+        return from_chunks(names, iter(lambda: cursor.fetchmany(CHUNK), []))
+    finally:
+        result.close()
+
+
+def from_chunks(names: list[str], chunks: Iterator[Sequence[Sequence[Any]]]) -> Part | None:
+    """A :class:`Part` from chunks of row tuples (each column made text, chunk by chunk)."""
+    import polars as pl
+
+    width = len(names)
+    made: list[list[pl.Series | None]] = [[] for _ in range(width)]
+    only_str = [True] * width
+    height = 0
+    for rows in chunks:
+        if not rows:
+            break
+        height += len(rows)
+        for index, values in enumerate(zip(*rows, strict=True)):
+            series, plain = text_series(values)
+            made[index].append(series)
+            only_str[index] = only_str[index] and plain
+        if len(rows[0]) != width:
+            return None
+    columns: list[pl.Series | None] = []
+    for pieces in made:
+        whole = [p for p in pieces if p is not None]
+        if len(whole) != len(pieces):
+            columns.append(None)
+        elif not whole:
+            columns.append(pl.Series([], dtype=pl.String))
+        else:
+            columns.append(pl.concat(whole, rechunk=True) if len(whole) > 1 else whole[0])
+    return Part(names, columns, only_str, height)
+
+
+def text_series(values: Sequence[Any]) -> tuple[pl.Series | None, bool]:
+    """``str(value)`` of every value (None kept) and whether all were str; (None, False) for other types."""
+    import polars as pl
+
+    try:  # the usual case, all str (or None): polars refuses any other type here
+        return pl.Series(values, dtype=pl.String, strict=True), True
+    except TypeError:
+        pass
+    kinds = set(map(type, values))
+    kinds.discard(type(None))
+    if not kinds <= set(_TEXT):
+        return None, False
+    if kinds == {int}:
+        try:
+            return pl.Series(values, dtype=pl.Int64).cast(pl.String), False
+        except Exception:  # beyond 64 bits: made one by one below
+            pass
+    return pl.Series([v if v is None or type(v) is str else str(v) for v in values],
+                     dtype=pl.String), False
+
+
+# -- the core's columns -----------------------------------------------------------------
+def assemble(parts: list[Part], model: Any, lists: dict[str, str],
+             source: str) -> dict[str, Any] | None:
+    """The core's mapping from the statements' rows, or None where the object path could differ."""
+    import polars as pl
+
+    schema = model.schema()
+    fields = schema.fields
+    membership = {n for n, f in fields.items() if f.kind != SCALAR}
+    first = next((p for p in parts if p.height), parts[0] if parts else None)
+    if first is None:
+        return None
+    # columns read as members (one row per membership): a membership field's column, not a list column
+    members = {n for p in parts for n in p.names if n in membership and n not in lists}
+    scalars = [n for n in first.names if n not in members]
+    if "idnumber" not in scalars:
+        return None  # running numbers: the object path's
+    if members and not all(_empty_default(fields[n].default) for n in membership):
+        return None  # a record without the members gets the default, which merging keeps
+    frames = []
+    offset = 0
+    for part in parts:
+        if [n for n in part.names if n not in members] != scalars:
+            return None  # statements of different columns: records of different keys
+        columns = {}
+        for name, series, plain in zip(part.names, part.columns, part.only_str, strict=True):
+            if series is None:
+                if name in fields or name == "idnumber" or name in lists:
+                    return None
+                series = pl.Series([""] * part.height, dtype=pl.String)  # no field reads it
+            elif name in members and schema.fields[name].type is not str and not plain:
+                return None  # elements kept as they are (Any): only str ones are text already
+            columns[name] = series.alias(name)
+        frame = pl.DataFrame(columns).with_columns(
+            pl.int_range(offset + 1, offset + part.height + 1, dtype=pl.Int64).alias(LINE))
+        offset += part.height
+        frames.append(frame)
+    filled = _nulls(pl.concat(frames, how="diagonal") if len(frames) > 1 else frames[0],
+                    fields, scalars, lists)
+    if filled is None:
+        return None
+    frame = filled
+    if members:
+        for name in members:
+            elements = frame.get_column(name).drop_nulls()
+            if (elements.str.contains(SEP, literal=True).any()
+                    or elements.str.contains(_EDGE).any()):
+                return None
+    ids = frame.get_column("idnumber")
+    if members or (membership and ids.n_unique() != frame.height):
+        merged = _merged(frame, scalars, sorted(members), fields)
+        if merged is None:
+            return None
+        frame = merged
+    for name in members:
+        if name not in lists:
+            lists = {**lists, name: SEP}
+    return {"frame": frame.select(*scalars, *sorted(members), LINE), "source": source,
+            "lists": lists, "unit": UNIT, "columns": list(first.names)}
+
+
+def _empty_default(value: Any) -> bool:
+    """True for a membership field's default that gives no member (none declared, or empty)."""
+    return value is None or type(value) is object or (
+        isinstance(value, (set, frozenset, list, tuple)) and not value)
+
+
+def _nulls(frame: pl.DataFrame, fields: dict[str, Any], scalars: list[str],
+           lists: dict[str, str]) -> pl.DataFrame | None:
+    """NULLs made ``""`` where that gives the object path's value; None where it would not."""
+    import polars as pl
+
+    counts = frame.select(pl.col(scalars).null_count()).row(0)
+    fill = []
+    for name, nulls in zip(scalars, counts, strict=True):
+        if not nulls:
+            continue
+        f = fields.get(name)
+        if name == "idnumber":
+            return None  # a bad record (NULL idnumber)
+        if f is not None and f.kind == SCALAR and (f.type is str or not f.optional):
+            return None  # None in a str field is not "", a required field's None no text
+        fill.append(name)  # an optional int/float/bool, a list column, a column no field reads
+    return frame.with_columns(pl.col(fill).fill_null("")) if fill else frame
+
+
+def _merged(frame: pl.DataFrame, scalars: list[str], members: list[str],
+            fields: dict[str, Any]) -> pl.DataFrame | None:
+    """One row per idnumber, as the core merges the records of one idnumber; None on a conflict."""
+    import polars as pl
+
+    compared = [n for n in scalars if n != "idnumber" and n in fields]
+    aggs = [pl.col(LINE).first(), *(pl.col(n).first() for n in scalars if n != "idnumber"),
+            *(pl.col(n).n_unique().alias(f"_dss_n{i}") for i, n in enumerate(compared))]
+    for name in members:
+        kept = pl.col(name).filter(pl.col(name).is_not_null() & (pl.col(name) != ""))
+        aggs.append(kept.unique(maintain_order=True).str.join(SEP).alias(name))
+    merged = frame.group_by("idnumber", maintain_order=True).agg(aggs)
+    checks = [f"_dss_n{i}" for i in range(len(compared))]
+    if checks and merged.select(pl.max_horizontal(*checks).max()).item() not in (None, 1):
+        return None  # rows of one idnumber differ: the object path compares their values
+    return merged.drop(checks)
