@@ -117,6 +117,20 @@ class PostgresImporter(SQLImporter):
                 f"not {method!r}")
         return method
 
+    def read_columns(self) -> dict[str, Any] | None:
+        """The rows as text columns for the core's columnar store, or None (see :mod:`dss_postgres.columnar`).
+
+        None also when polars is not installed (``dss-postgres[columnar]``):
+        the object path reads the branch.
+        """
+        try:
+            import polars  # noqa: F401
+        except ImportError:
+            return None
+        from .columnar import read_columns
+
+        return read_columns(self)
+
     def stream(self, conn: Connection, stmt: Any) -> Iterator[Mapping[str, Any]]:
         method = self.read_method()
         if method == "stream":
