@@ -20,7 +20,7 @@ from .errors import (
 from .handlers import Handler, ObjectUnit
 from .hookspecs import hookimpl, hookspec
 from .importers import GeneratorImporter, Importer, Record
-from .model import LIST, SCALAR, SET, Model
+from .model import LIST, SCALAR, SET, Model, derived
 from .origin import Origin
 from .redaction import mask_url, redact, register_secret, register_url_secrets
 from .rejects import BadRecord
@@ -37,5 +37,5 @@ __all__ = [
     "Action", "BadRecord", "Branch", "BranchData", "Config", "ConfigurationError", "ConfigurationProblems", "Datastore", "DssError",
     "DuplicateIdError", "GateError", "GeneratorImporter", "Handler", "Importer", "InputError", "Model",
     "ObjectUnit", "Origin", "PluginError", "Record", "Result", "Run", "Setting", "Status", "Summary", "Tree",
-    "hookimpl", "hookspec", "mask_url", "open_datastore", "parse_bool", "redact", "register_secret", "register_url_secrets",
+    "derived", "hookimpl", "hookspec", "mask_url", "open_datastore", "parse_bool", "redact", "register_secret", "register_url_secrets",
 ]

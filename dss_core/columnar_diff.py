@@ -35,8 +35,10 @@ _sorted = sorted_values
 
 def _reading(rows: ColumnarRows, name: str) -> tuple[Any, ...]:
     """How ``rows`` turn their text into the value of attribute ``name`` (equal: the same way)."""
-    f = rows.model.schema().fields[name]
     present = name in rows.frame.columns
+    f = rows.model.schema().fields.get(name)
+    if f is None:  # a tracked @property: its column holds its values' texts (dss_core.columnar_derived)
+        return ("property", None, None, present, None, None)  # present: reading[3]
     return (f.kind, f.type, f.optional, present, rows.lists.get(name),
             None if present else repr(f.default))
 
@@ -55,8 +57,6 @@ def diff_columnar(source: TreeDeclaration, dest: TreeDeclaration, branch: str,
 
     compared = []
     for name in attrs:
-        if name not in srows.model.schema().fields or name not in drows.model.schema().fields:
-            return None
         reading = _reading(srows, name)
         if reading != _reading(drows, name):
             return None
@@ -77,7 +77,7 @@ def diff_columnar(source: TreeDeclaration, dest: TreeDeclaration, branch: str,
                  .with_row_index(f"_dss_{side}") for side, rows in (("s", srows), ("d", drows))]
         if part is not None:  # the inner join keeps the same part of the other side
             sides[0] = sides[0].filter(part.keeps())
-        differ = pl.any_horizontal([pl.col(f"_dss_s{i}") != pl.col(f"_dss_d{i}")
+        differ = pl.any_horizontal([pl.col(f"_dss_s{i}").ne_missing(pl.col(f"_dss_d{i}"))  # a property may be null
                                     for i in range(len(compared))])
         candidates = (sides[0].join(sides[1], on="idnumber", how="inner").filter(differ)
                       .select("idnumber", "_dss_s", "_dss_d").collect())

@@ -46,6 +46,48 @@ LIST = "list"
 _MISSING: Any = object()
 
 
+
+_Declared_T = typing.TypeVar("_Declared_T")
+
+
+def derived(expression: Callable[[Any], Any]) -> Callable[[_Declared_T], _Declared_T]:
+    """Declare a tracked ``@property``'s column expression: its fast path on the columnar store.
+
+    ::
+
+        @property
+        @derived(lambda c: c.firstname + " " + c.lastname)
+        def display_name(self) -> str:
+            return f"{self.firstname} {self.lastname}"
+
+    (under ``@property``: type checkers refuse decorators above it).
+
+    The property's body stays the truth: every object evaluates it as before.
+    Where a branch is stored as columns (see :mod:`dss_core.columnar`), the
+    whole column is computed at once by ``expression(c)`` instead, ``c.<name>``
+    being a polars expression of field ``name`` as the objects hold it (text,
+    ``int``/``float``/``bool`` converted, a list or set field as a list of its
+    elements). The expression must give what the body gives on every row; a
+    test with random rows checks it (see ``tests/test_columnar_derived.py``).
+    Nothing is imported here: polars is loaded only when a columnar branch is read.
+    """
+    if not callable(expression):
+        raise TypeError(f"derived() takes a function of the columns, not {expression!r}")
+
+    def mark(prop: _Declared_T) -> _Declared_T:
+        fget = prop.fget if isinstance(prop, property) else prop
+        if not callable(fget):
+            raise TypeError(f"@derived decorates a property or its function, not {prop!r}")
+        fget._dss_expression = expression  # type: ignore[attr-defined]
+        return prop
+    return mark
+
+
+def column_expression(prop: property) -> Callable[[Any], Any] | None:
+    """The expression :func:`derived` declared for ``prop``, or None."""
+    return getattr(prop.fget, "_dss_expression", None)
+
+
 @dataclass(frozen=True)
 class Field:
     """One declared field of a model: its name, kind and Python type."""

@@ -14,6 +14,8 @@ from .model import Model
 from .rejects import BadRecord
 
 if TYPE_CHECKING:
+    import polars
+
     from .columnar import ColumnarRows
 
 
@@ -69,6 +71,24 @@ class BranchData(Mapping[str, Model]):
         if self._columnar is not None:
             return self._columnar.get
         return self._objects.get
+
+    def frame(self, *names: str) -> polars.DataFrame | None:
+        """The branch's rows as a polars DataFrame when it is stored as columns, else None.
+
+        For a derived importer's ``read_columns()`` (groups from users): one
+        row per object, the columns ``idnumber``, each field and each tracked
+        property (or only ``names``, in that order: cheaper), valued as the
+        objects hold them (a list field: a list column of its elements; a set
+        field: the same, each element once, in no particular order). None when
+        the branch holds objects: the importer then gives None too, and the
+        core runs its ``readin()``. A new frame at each call; the branch is not
+        changed by it.
+        """
+        if self._columnar is None:
+            return None
+        from .columnar_derived import branch_frame
+
+        return branch_frame(self._columnar, names)
 
     @property
     def columnar(self) -> ColumnarRows | None:
