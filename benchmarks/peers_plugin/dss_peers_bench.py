@@ -8,9 +8,8 @@ Postgres table come from the ``dss.toml`` that ``peers.py`` writes next to the d
 Datastores: ``peers_<dest>`` (``dest`` one of ``csv``, ``sqlite``, ``postgres``),
 source ``source.csv`` against that destination, the users branch only; and
 ``peers_<dest>_derived``: the same with a derived attribute (``display_name``, a
-``@property``, declared with a column expression too) and a derived ``groups``
-branch (each group and its members, built from the imported users: from their
-columns when the users are stored as columns, else from their objects) on both sides.
+``@property``) and a derived ``groups`` branch (each group and its members, built
+from the imported users) on both sides.
 """
 
 from __future__ import annotations
@@ -22,7 +21,7 @@ from dss_csv import CSVImporter
 from dss_postgres import PostgresImporter
 from dss_sql import SQLImporter
 
-from dss_core import Branch, Datastore, Importer, Model, Tree, derived, hookimpl
+from dss_core import Branch, Datastore, Importer, Model, Tree, hookimpl
 
 DESTINATIONS = ("csv", "sqlite", "postgres")
 
@@ -42,14 +41,9 @@ class User(Model):
 
 
 class DerivedUser(User):
-    """The same user with one derived attribute, compared like any other.
-
-    Its body is the truth for objects; on a columnar branch the whole column is
-    the expression's (``c.firstname``: the column of field ``firstname``).
-    """
+    """The same user with one derived attribute, compared like any other."""
 
     @property
-    @derived(lambda c: c.firstname + " " + c.lastname)
     def display_name(self) -> str:
         return f"{self.firstname} {self.lastname}"
 
@@ -74,18 +68,6 @@ class GroupsFromUsers(Importer):
         for group in sorted(members):
             yield {"idnumber": group, "members": members[group]}
 
-    def read_columns(self) -> dict[str, Any] | None:
-        """The same groups from the users' columns: one row per group, its members a list."""
-        users = self.tree.branch("users").frame("idnumber", "groups")
-        if users is None:
-            return None  # the users are objects: readin() reads them
-        import polars as pl
-
-        frame = (users.lazy().select("idnumber", "groups").explode("groups")
-                 .drop_nulls("groups").group_by("groups").agg(members=pl.col("idnumber"))
-                 .sort("groups").rename({"groups": "idnumber"}).collect())
-        return {"frame": frame}
-
     def describe(self) -> str:
         return "groups derived from users"
 
@@ -96,25 +78,18 @@ class UsersCSV(CSVImporter):
     list_columns: ClassVar[Mapping[str, str]] = {"groups": ";"}
 
 
-class SplitGroups:
-    """A SQL row's ``groups`` text split into the set, as CSVImporter's list_columns does."""
-
-    def preprocess(self, record: dict[str, Any]) -> dict[str, Any] | None:
-        value = record.get("groups")
-        record["groups"] = [g for g in value.split(";") if g] if value else []
-        return record
-
-
-class UsersSQLite(SplitGroups, SQLImporter):
-    """Table ``users`` of dest.sqlite (``url`` from dss.toml)."""
+class UsersSQLite(SQLImporter):
+    """Table ``users`` of dest.sqlite (``url`` from dss.toml); ``groups`` a list column, as in the CSV."""
 
     table = "users"
+    list_columns: ClassVar[Mapping[str, str]] = {"groups": ";"}
 
 
-class UsersPostgres(SplitGroups, PostgresImporter):
-    """The destination table on Postgres (``url`` and ``table`` from dss.toml)."""
+class UsersPostgres(PostgresImporter):
+    """The destination table on Postgres (``url`` and ``table`` from dss.toml), as UsersSQLite."""
 
     table = "users"
+    list_columns: ClassVar[Mapping[str, str]] = {"groups": ";"}
 
 
 IMPORTERS: dict[str, type[Importer]] = {"csv": UsersCSV, "sqlite": UsersSQLite,
@@ -133,12 +108,12 @@ def tree(name: str, importer: type[Importer], derived: bool) -> type[Tree]:
 
 def _trees() -> dict[str, type[Tree]]:
     out = {}
-    for with_derived in (False, True):
-        suffix = "_derived" if with_derived else ""
-        out[f"peers_source{suffix}"] = tree(f"peers_source{suffix}", UsersCSV, with_derived)
+    for derived in (False, True):
+        suffix = "_derived" if derived else ""
+        out[f"peers_source{suffix}"] = tree(f"peers_source{suffix}", UsersCSV, derived)
         for dest in DESTINATIONS:
             name = f"peers_dest_{dest}{suffix}"
-            out[name] = tree(name, IMPORTERS[dest], with_derived)
+            out[name] = tree(name, IMPORTERS[dest], derived)
     return out
 
 
