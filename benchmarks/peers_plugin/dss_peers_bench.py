@@ -8,8 +8,9 @@ Postgres table come from the ``dss.toml`` that ``peers.py`` writes next to the d
 Datastores: ``peers_<dest>`` (``dest`` one of ``csv``, ``sqlite``, ``postgres``),
 source ``source.csv`` against that destination, the users branch only; and
 ``peers_<dest>_derived``: the same with a derived attribute (``display_name``, a
-``@property``) and a derived ``groups`` branch (each group and its members, built
-from the imported users) on both sides.
+``@property``, declared with a column expression too) and a derived ``groups``
+branch (each group and its members, built from the imported users: from their
+columns when the users are stored as columns, else from their objects) on both sides.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from dss_csv import CSVImporter
 from dss_postgres import PostgresImporter
 from dss_sql import SQLImporter
 
-from dss_core import Branch, Datastore, Importer, Model, Tree, hookimpl
+from dss_core import Branch, Datastore, Importer, Model, Tree, derived, hookimpl
 
 DESTINATIONS = ("csv", "sqlite", "postgres")
 
@@ -41,9 +42,14 @@ class User(Model):
 
 
 class DerivedUser(User):
-    """The same user with one derived attribute, compared like any other."""
+    """The same user with one derived attribute, compared like any other.
+
+    Its body is the truth for objects; on a columnar branch the whole column is
+    the expression's (``c.firstname``: the column of field ``firstname``).
+    """
 
     @property
+    @derived(lambda c: c.firstname + " " + c.lastname)
     def display_name(self) -> str:
         return f"{self.firstname} {self.lastname}"
 
@@ -67,6 +73,18 @@ class GroupsFromUsers(Importer):
                 members.setdefault(group, set()).add(idnumber)
         for group in sorted(members):
             yield {"idnumber": group, "members": members[group]}
+
+    def read_columns(self) -> dict[str, Any] | None:
+        """The same groups from the users' columns: one row per group, its members a list."""
+        users = self.tree.branch("users").frame("idnumber", "groups")
+        if users is None:
+            return None  # the users are objects: readin() reads them
+        import polars as pl
+
+        frame = (users.lazy().select("idnumber", "groups").explode("groups")
+                 .drop_nulls("groups").group_by("groups").agg(members=pl.col("idnumber"))
+                 .sort("groups").rename({"groups": "idnumber"}).collect())
+        return {"frame": frame}
 
     def describe(self) -> str:
         return "groups derived from users"
@@ -108,12 +126,12 @@ def tree(name: str, importer: type[Importer], derived: bool) -> type[Tree]:
 
 def _trees() -> dict[str, type[Tree]]:
     out = {}
-    for derived in (False, True):
-        suffix = "_derived" if derived else ""
-        out[f"peers_source{suffix}"] = tree(f"peers_source{suffix}", UsersCSV, derived)
+    for with_derived in (False, True):
+        suffix = "_derived" if with_derived else ""
+        out[f"peers_source{suffix}"] = tree(f"peers_source{suffix}", UsersCSV, with_derived)
         for dest in DESTINATIONS:
             name = f"peers_dest_{dest}{suffix}"
-            out[name] = tree(name, IMPORTERS[dest], derived)
+            out[name] = tree(name, IMPORTERS[dest], with_derived)
     return out
 
 
