@@ -36,7 +36,7 @@ class User(Model):
 
 
 class Named(User):
-    """A derived attribute: a column of its own (tests/test_columnar_derived.py has the rest)."""
+    """A derived attribute: the object path, this time."""
 
     @property
     def display(self) -> str:
@@ -233,6 +233,8 @@ GOOD = "1,Ann,a@x,3,yes,g1,a\n"
     "A,Bo,b@x,4,no,g2,b\na,Cy,c@x,4,no,g2,b\n",  # ids differing only in case
     " 2 ,Bo,b@x,4,no,g2,b\n",                  # an id to strip
     '2,"B"o,b@x,4,no,g2,b\n',                  # a quote the csv module reads strictly
+    '2,Bo"",b@x,4,no,g2,"b""""\n',             # quotes polars reads otherwise, without an error
+    '2,Bo,b@x,4,no,"g1"" ;g2,b\n',             # a field after its closing quote goes on
     "2,Bo,b@x,4,no,g2,b\r3,Cy,c@x,4,no,g2,b\n",  # a lone CR
 ])
 @pytest.mark.parametrize("extra", [{}, {"on_bad_record": "quarantine"}, {"on_duplicate": "first"}])
@@ -255,11 +257,11 @@ def test_quarantined_rows_are_the_object_paths(tmp_path: Path) -> None:
     assert [a[0] for a in got["actions"]] == ["new_users(idnumber='4')"]
 
 
-def test_a_property_model_is_columnar_too(tmp_path: Path) -> None:
+def test_a_property_model_keeps_the_object_path(tmp_path: Path) -> None:
     source = _text(tmp_path / "s.csv", HEADER + GOOD + "2,Bo,b@x,4,no,g2,b\n")
     dest = _text(tmp_path / "d.csv", HEADER + "1,Ann,a@y,3,yes,g1,a\n")
     got = same(tmp_path, source, dest, model=Named)
-    assert got["columnar"] == (True, True)
+    assert got["columnar"] == (False, False)
     assert "update_display(idnumber='1', attribute='display', value='Ann <a@x>')" in [
         a[0] for a in got["actions"]]
 
@@ -271,3 +273,45 @@ def test_one_columnar_side_diffs_through_objects(tmp_path: Path) -> None:
     assert got["columnar"] == (True, False)
     assert [a[0] for a in got["actions"]] == [
         "new_users(idnumber='2')", "update_email(idnumber='1', attribute='email', value='a@x')"]
+
+
+# -- a compact branch: digests kept, texts read again for the objects asked for --------
+def test_a_clean_file_is_kept_compact_and_its_objects_read_again(tmp_path: Path) -> None:
+    rows = [[str(n), f"N{n}", f"n{n}@x", str(n % 5), "yes", "g1;g2", "a"] for n in range(1, 40)]
+    rows[3][1] = 'Quoted, "Q"'
+    source = write(tmp_path / "s.csv", rows)
+    src, _ = _trees(tmp_path, source, source, CSVImporter)
+    users = src.load().branch("users")
+    rows_ = users.columnar
+    assert rows_ is not None and rows_.compact is not None
+    assert rows_.keys is not None and "name" not in rows_.keys.columns  # the texts are not held
+    assert sorted(users.columns) == sorted(COLUMNS)
+    four: Any = users["4"]
+    assert (four.name, four.grade, str(four.dss_origin)) == ('Quoted, "Q"', 4, "s.csv line 5")
+    assert [o.name for _, o in users.items()][:2] == ["N1", "N2"] and users["4"] is four
+
+
+def test_a_file_changed_after_the_import_is_said_not_misread(tmp_path: Path) -> None:
+    source = write(tmp_path / "s.csv", [["1", "Ann", "", "", "yes", "", ""], ["2", "Bo", "", "", "no", "", ""]])
+    src, _ = _trees(tmp_path, source, source, CSVImporter)
+    users = src.load().branch("users")
+    assert users.columnar is not None and users.columnar.compact is not None
+    write(source, [["1", "Anne", "", "", "yes", "", ""], ["2", "Bo", "", "", "no", "", ""]])
+    os.utime(source, ns=(1, 1))  # a rewrite within the same clock tick is found by its digest too
+    with pytest.raises(DssError, match="changed while it was read"):
+        users.get("1")
+
+
+@pytest.mark.parametrize("extra_column", ["source", "dest"])
+def test_different_columns_on_the_two_sides_give_the_object_paths_answers(
+        tmp_path: Path, extra_column: str) -> None:
+    plain = HEADER + GOOD + "2,Bo,b@x,4,no,g2,b\n"
+    wider = (",".join([*COLUMNS, "note"]) + "\n" + GOOD.rstrip("\n") + ",x\n"
+             + "2,Bo,b@y,4,no,g2,b,y\n")
+    source = _text(tmp_path / "s.csv", wider if extra_column == "source" else plain)
+    dest = _text(tmp_path / "d.csv", plain if extra_column == "source" else wider)
+    got = same(tmp_path, source, dest)
+    assert got["columnar"] == (True, True)
+    assert [a[0] for a in got["actions"]] == [
+        "update_email(idnumber='2', attribute='email', value='b@x')"] if extra_column == "dest" else [
+        "update_email(idnumber='2', attribute='email', value='b@y')"]

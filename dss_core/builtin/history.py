@@ -46,7 +46,7 @@ from ..private_files import private_folder, write_private
 from ..redaction import redact
 from ..runner import PLAN, Run, Summary
 from ..state import state_folder
-from .json_report import report_data
+from .json_report import report_of
 
 SETTING = "history"
 ENVIRONMENT = "DSS_HISTORY"
@@ -223,18 +223,6 @@ def _head(text: str) -> str:
     """A kept report without its actions (the whole report when they are not where expected)."""
     at = text.rfind(_ACTIONS)
     return text[:at] + "}" if at > 0 else text
-
-
-_last_report: list[tuple[tuple[str, int, int], dict[str, Any]]] = []
-
-
-def report_of(run: Run, summary: Summary) -> dict[str, Any]:
-    """:func:`report_data` of the run, made once for the history and the HTML report (a run
-    of 100,000 actions takes a second to turn into a report)."""
-    key = (run.id, id(summary), len(summary.results))
-    if not _last_report or _last_report[0][0] != key:
-        _last_report[:] = [(key, report_data(run, summary))]
-    return _last_report[0][1]
 
 
 def history_of(run: Run) -> History | None:

@@ -10,34 +10,50 @@ messages. It serves only what it can prove gives the same records:
   no escape character, no ``skipinitialspace``), ``strip`` off;
 * the header and settings already accepted by ``readin`` itself (its first
   record read and the generator closed), the first record on line 2;
-* no refused control character and no lone CR in the bytes; valid UTF-8
-  (polars refuses anything else);
+* valid UTF-8 (polars refuses anything else); no refused control character
+  and no lone CR in the bytes;
 * every row one physical line (rows + header = lines, so line numbers are
   row + 2), every line outside quotes of exactly the header's width (counted
   delimiters; polars refuses longer rows), every line holding a quote
-  character parsed again with the ``csv`` module and compared field by field;
-* no field of ``max_field_size`` characters or more, no blank first field
+  character parsed with the ``csv`` module: one row of the header's width,
+  given to the core as ``check`` (polars' reading of those rows must be the same);
+* no field of ``max_field_size`` bytes or more, no blank first field
   (a blank row is skipped by ``readin``).
+
+The frame is lazy: the core collects it with polars' streaming engine, and
+since ``fetch`` can read given rows again (each one line, parsed by the
+``csv`` module as ``readin`` does), it keeps per row only what the diff needs.
+The checks that need the values are the Boolean column ``_dss_valid`` (the
+core uses the columns only where it is true on every row), ``rows`` (the
+row count the file's lines imply) and ``check``.
 """
 
 from __future__ import annotations
 
 import csv
-import re
+import itertools
+import os
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from dss_core import Record
+from dss_core import InputError, Record
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from .importer import CSVImporter
 
 LINE = "_dss_line"  # the line column the core reads (dss_core.columnar.LINE)
+VALID = "_dss_valid"  # the rows polars read as the csv module does (dss_core.columnar.VALID)
 _BOM = b"\xef\xbb\xbf"
 
 
 def read_columns(importer: CSVImporter) -> dict[str, Any] | None:
-    """The file's records as text columns (``{"frame", "source", "lists"}``), or None."""
+    """The file's records as lazy text columns (``{"frame", "source", "lists", "rows", "fetch"}``),
+    or None."""
+    import polars as pl
+
     from .importer import _control_check, _plan
 
     dialect = importer._dialect()
@@ -62,17 +78,12 @@ def read_columns(importer: CSVImporter) -> dict[str, Any] | None:
             close()
     if not isinstance(first, Record) or first.origin.position != 2:
         return None
-    raw = files[0].read_bytes()
-    if raw.startswith(_BOM):
-        raw = raw[len(_BOM):]
-    table, _, _ = _control_check(dialect)
-    step = 1 << 23  # searched in slices: no second copy of the whole file
-    if any(raw[i:i + step].translate(table).find(0) >= 0 for i in range(0, len(raw), step)):
-        return None
-    if raw.count(b"\r") != raw.count(b"\r\n"):
-        return None
+    path = files[0]
+    stat = os.stat(path)
+    raw = path.read_bytes()
+    bom = len(_BOM) if raw.startswith(_BOM) else 0
     header_end = raw.find(b"\n")
-    header = raw[:header_end if header_end >= 0 else len(raw)].decode("utf-8")
+    header = raw[bom:header_end if header_end >= 0 else len(raw)].decode("utf-8")
     names = [c.strip() for c in next(csv.reader([header], **dialect))]
     rename = importer._mapping("rename", "rename")
     lists = importer._mapping("lists", "list_columns")
@@ -80,66 +91,119 @@ def read_columns(importer: CSVImporter) -> dict[str, Any] | None:
     plan = _plan(names, settings)
     if [attr for _, attr, _ in plan] != list(first.values):
         return None
+    table, _, _ = _control_check(dialect)
+    step = 1 << 23  # searched in slices: no second copy of the whole file
+    if any(raw[i:i + step].translate(table).find(0) >= 0 for i in range(0, len(raw), step)):
+        return None
+    if raw.find(b"\r") >= 0 and raw.count(b"\r") != raw.count(b"\r\n"):
+        return None  # a lone CR: a line break to the csv module, not to polars
     width = len(names)
-    frame = _read(raw, delimiter, quote, width)
-    if frame is None:
-        return None
     lines = raw.count(b"\n") + (0 if raw.endswith(b"\n") else 1)
-    if lines != frame.height + 1 or not _same_as_csv(raw, frame, dialect, width, lines):
+    quoted = _quoted_lines(raw, delimiter, quote, width, lines, dialect)
+    del raw
+    if quoted is None:
         return None
-    return _columns(importer, frame, plan, lists, limit, files[0])
+    fields = [attr for _, attr, _ in plan]
+    check = pl.DataFrame({attr: [row[index] for row in quoted.values()] for index, attr, _ in plan},
+                         schema=dict.fromkeys(fields, pl.String)).with_columns(
+        pl.Series(LINE, list(quoted), dtype=pl.Int64))
+    return {"frame": _frame(path, delimiter, quote, width, plan, limit),
+            "source": importer._display(path), "rows": lines - 1, "check": check,
+            "lists": {attr: sep for _, attr, sep in plan if sep is not None},
+            "fetch": _Fetch(path, stat, dialect, plan, fields, importer._display(path))}
 
 
-def _read(raw: bytes, delimiter: str, quote: str, width: int) -> Any:
-    import polars as pl
-
-    try:
-        return pl.read_csv(raw, has_header=True, separator=delimiter, quote_char=quote,
-                           infer_schema=False, empty_string_is_null=False, eol_char="\n",
-                           new_columns=[f"c{i}" for i in range(width)], raise_if_empty=False,
-                           truncate_ragged_lines=False)
-    except Exception:  # polars' reading differs from the csv module's here: the object path
-        return None
-
-
-def _same_as_csv(raw: bytes, frame: Any, dialect: dict[str, Any], width: int, lines: int) -> bool:
-    """Every line of the header's width, and each line with a quote as the csv module reads it."""
-    sep, quote = dialect["delimiter"].encode(), dialect["quotechar"].encode()
+def _quoted_lines(raw: bytes, delimiter: str, quote: str, width: int, lines: int,
+                  dialect: dict[str, Any]) -> dict[int, list[str]] | None:
+    """{line number: its fields as the csv module reads them} of the data lines holding a quote
+    character; None when a line outside quotes has another width than the header's, or a
+    line with quotes is not one row of that width to the csv module."""
+    sep, q = delimiter.encode(), quote.encode()
     quoted: dict[int, bytes] = {}  # line index (0: the header) -> the line
     line = previous = 0
-    for match in re.finditer(re.escape(quote), raw):
-        pos = match.start()
+    pos = raw.find(q)
+    while pos >= 0:
         line += raw.count(b"\n", previous, pos)
+        start = raw.rfind(b"\n", 0, pos) + 1
+        end = raw.find(b"\n", pos)
+        end = len(raw) if end < 0 else end
+        quoted[line] = raw[start:end]
         previous = pos
-        if line not in quoted:
-            end = raw.find(b"\n", pos)
-            quoted[line] = raw[raw.rfind(b"\n", 0, pos) + 1:end if end >= 0 else len(raw)]
+        pos = raw.find(q, end)
     outside = raw.count(sep) - sum(text.count(sep) for text in quoted.values())
     if outside != (lines - len(quoted)) * (width - 1):
-        return False  # a line outside quotes with fewer fields (polars fills them with "")
-    rows = [i - 1 for i in quoted if i > 0]
-    if not rows:
-        return True
-    got = frame[rows].rows()
-    for row, values in zip(rows, got, strict=True):
+        return None  # a line outside quotes with fewer fields (polars fills them with "")
+    out: dict[int, list[str]] = {}
+    for index, text in quoted.items():
+        if index == 0:
+            continue  # the header: readin's
         try:
-            fields = next(csv.reader([quoted[row + 1].decode("utf-8")], **dialect))
-        except (csv.Error, StopIteration, UnicodeDecodeError):
-            return False
-        if tuple(fields) != values:
-            return False
-    return True
+            rows = list(csv.reader([text.decode("utf-8") + "\n"], **dialect))
+        except (csv.Error, UnicodeDecodeError):
+            return None
+        if len(rows) != 1 or len(rows[0]) != width:
+            return None
+        out[index + 1] = rows[0]
+    return out
 
 
-def _columns(importer: CSVImporter, frame: Any, plan: list[tuple[int, str, str | None]],
-             lists: dict[str, str], limit: int, file: Any) -> dict[str, Any] | None:
+def _frame(path: Path, delimiter: str, quote: str, width: int, plan: list[tuple[int, str, str | None]],
+           limit: int) -> Any:
+    """The lazy frame: the plan's columns, the line, and VALID (no blank first field, no field
+    of ``limit`` bytes or more)."""
     import polars as pl
 
-    if frame.height and frame.select(pl.all().str.len_chars().max()).max_horizontal()[0] >= limit:
-        return None  # a field the csv module refuses (max_field_size)
-    if frame.height and (frame.get_column("c0").str.strip_chars() == "").any():
-        return None  # a blank row (or an empty first field): readin skips or says so
-    out = frame.select([pl.col(f"c{index}").alias(attr) for index, attr, _ in plan]).with_columns(
-        pl.int_range(2, frame.height + 2, dtype=pl.Int64).alias(LINE))
-    return {"frame": out, "source": importer._display(file),
-            "lists": {attr: sep for _, attr, sep in plan if sep is not None}}
+    raw_names = [f"c{i}" for i in range(width)]
+    lf = pl.scan_csv(path, has_header=True, separator=delimiter, quote_char=quote,
+                     infer_schema=False, empty_string_is_null=False, eol_char="\n",
+                     new_columns=raw_names, raise_if_empty=False, truncate_ragged_lines=False,
+                     encoding="utf8")
+    lf = lf.with_row_index(LINE, offset=2).with_columns(pl.col(LINE).cast(pl.Int64))
+    checks = [pl.col("c0").str.strip_chars() != ""]
+    if limit < sys.maxsize:
+        checks += [pl.col(c).str.len_bytes() < limit for c in raw_names]
+    return lf.select([pl.col(f"c{index}").alias(attr) for index, attr, _ in plan]
+                     + [pl.col(LINE), pl.all_horizontal(checks).alias(VALID)])
+
+
+class _Fetch:
+    """Rows read again from the file (each one physical line, parsed by the csv module)."""
+
+    def __init__(self, path: Path, stat: os.stat_result, dialect: dict[str, Any],
+                 plan: list[tuple[int, str, str | None]], fields: list[str], display: str) -> None:
+        self.path, self.stat, self.dialect, self.plan, self.fields = path, stat, dialect, plan, fields
+        self.display = display
+
+    def __call__(self, rows: Sequence[int]) -> Any:
+        """The text columns and the line of ``rows`` (row positions, ascending)."""
+        import polars as pl
+
+        self._unchanged()
+        wanted = sorted(set(rows))
+        texts: list[str] = []
+        with open(self.path, "rb") as fh:
+            at = 0  # line index of the next line fh gives (0: the header)
+            for row in wanted:
+                line = next(itertools.islice(fh, row + 1 - at, None), None)
+                if line is None:
+                    raise self._changed()
+                at = row + 2
+                texts.append(line.decode("utf-8"))
+        parsed = list(csv.reader(texts, **self.dialect))
+        if len(parsed) != len(texts):
+            raise self._changed()
+        columns: dict[str, list[str]] = {attr: [r[index] for r in parsed] for index, attr, _ in self.plan}
+        frame = pl.DataFrame(columns, schema=dict.fromkeys(self.fields, pl.String))
+        frame = frame.with_columns(pl.Series(LINE, [r + 2 for r in wanted], dtype=pl.Int64))
+        order = {r: i for i, r in enumerate(wanted)}
+        return frame[[order[r] for r in rows]] if list(rows) != wanted else frame
+
+    def _unchanged(self) -> None:
+        now = os.stat(self.path)
+        if (now.st_size, now.st_mtime_ns, now.st_ino) != (self.stat.st_size, self.stat.st_mtime_ns,
+                                                          self.stat.st_ino):
+            raise self._changed()
+
+    def _changed(self) -> InputError:
+        return InputError(f"{self.display} changed while it was read: run again")
+
