@@ -7,13 +7,20 @@ It serves a branch when
   :mod:`dss_core.columnar`) and overrides neither ``filter_out`` nor
   ``preprocess``;
 * the model's fields are plain scalars (str, int, float, bool, optional or
-  not) and lists or sets of str, and no ``@property`` is tracked (a derived
-  attribute keeps the object path for now);
+  not) and lists or sets of str; its tracked ``@property`` attributes become
+  columns (:mod:`dss_core.columnar_derived`: by their declared expression, else
+  by their body evaluated in batches; one raising on a row, or giving a value
+  the columns cannot hold, sends the branch to the object path);
 * the records need none of the object path's special cases: every idnumber is
   printable ASCII without spaces (nothing to strip, case folding is
   lowercasing), none appears twice nor differs from another only in case,
   every int/float/bool value converts (and no float is NaN), every required
   field has a column, and the list columns are the model's membership fields.
+
+A frame may come without the line column (a derived importer's, built from
+another branch's :meth:`~dss_core.BranchData.frame`): its rows are then
+numbered 1, 2, ... as ``record`` N, as the object path numbers plain records;
+and its membership fields may be list columns (:func:`~dss_core.columnar_derived.text_lists`).
 
 Otherwise it returns None and the object path reads the branch again, with its
 quarantine, duplicate policy and messages: never a different answer.
@@ -27,6 +34,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from .columnar import LINE, ColumnarRows, collect_columns
+from .columnar_derived import derived_columns, text_lists
 from .errors import DssError
 from .model import _MISSING, SCALAR, Model
 from .origin import Origin
@@ -39,12 +47,8 @@ _ID = r"^[!-~]+$"  # printable ASCII, no space: strip is a no-op and casefold is
 
 
 def model_allows(model: type[Model]) -> bool:
-    """True when ``model``'s objects can be built from text columns alone, with no property."""
-    schema = model.schema()
-    fields = schema.fields
-    if any(name not in fields for name in schema.tracked):
-        return False  # a tracked @property: derived attributes keep the object path this time
-    for f in fields.values():
+    """True when ``model``'s objects can be built from text columns (its properties become columns)."""
+    for f in model.schema().fields.values():
         if f.kind == SCALAR:
             if f.type not in _SCALARS:
                 return False
@@ -92,7 +96,7 @@ def load_columnar(importer: Any, data: Any, on_duplicate: str | None = None) -> 
     given = collected
     data._columnar = rows
     if len(rows):  # "columns": the record fields when the frame has others (dss-sql's members)
-        data.columns.update(given.get("columns") or (c for c in rows.frame.columns if c != LINE))
+        data.columns.update(given.get("columns") or (c for c in given["frame"].columns if c != LINE))
     log.info("%s.%s: %d rows stored as columns", data.tree, data.name, len(rows))
     return len(rows)
 
@@ -111,8 +115,16 @@ def _rows(given: Mapping[str, Any], model: type[Model], importer: Any, data: Any
     frame: pl.DataFrame = given["frame"]
     lists: dict[str, str] = dict(given.get("lists") or {})
     names = list(given.get("fields") or (c for c in frame.columns if c != LINE))  # compact: all fields
-    if "idnumber" not in names or LINE not in frame.columns or "idnumber" in lists:
+    if "idnumber" not in names or "idnumber" in lists:
         return None
+    unit = given.get("unit") or ("line" if LINE in frame.columns else "record")
+    if LINE not in frame.columns:  # numbered as the object path numbers plain records
+        frame = frame.with_columns(pl.int_range(1, frame.height + 1, dtype=pl.Int64).alias(LINE))
+    if any(isinstance(frame.schema.get(c), pl.List) for c in names):
+        listed = text_lists(frame, lists, model)
+        if listed is None:
+            return None
+        frame = listed
     if any(frame.schema.get(c, pl.String) != pl.String for c in names) or frame.null_count().sum_horizontal()[0]:
         return None
     schema = model.schema()
@@ -142,5 +154,8 @@ def _rows(given: Mapping[str, Any], model: type[Model], importer: Any, data: Any
             if isinstance(made, float) and math.isnan(made):
                 return None  # NaN != NaN: the object path reports it changed
     origin = Origin(importer.describe() if given.get("source") is None else given["source"],
-                    None, given.get("unit") or "line", type(importer).__name__)
-    return ColumnarRows(frame, model, origin, lists, (data.tree, data.name), given.get("compact"))
+                    None, unit, type(importer).__name__)
+    where = (data.tree, data.name)
+    # the derived attributes: columns of the frame before the rows are stored
+    frame = derived_columns(frame, lists, model, origin, where)
+    return ColumnarRows(frame, model, origin, lists, where, given.get("compact"))

@@ -36,7 +36,7 @@ class User(Model):
 
 
 class Named(User):
-    """A derived attribute: the object path, this time."""
+    """A derived attribute: a column of its own (tests/test_columnar_derived.py has the rest)."""
 
     @property
     def display(self) -> str:
@@ -257,11 +257,11 @@ def test_quarantined_rows_are_the_object_paths(tmp_path: Path) -> None:
     assert [a[0] for a in got["actions"]] == ["new_users(idnumber='4')"]
 
 
-def test_a_property_model_keeps_the_object_path(tmp_path: Path) -> None:
+def test_a_property_model_is_columnar_too(tmp_path: Path) -> None:
     source = _text(tmp_path / "s.csv", HEADER + GOOD + "2,Bo,b@x,4,no,g2,b\n")
     dest = _text(tmp_path / "d.csv", HEADER + "1,Ann,a@y,3,yes,g1,a\n")
     got = same(tmp_path, source, dest, model=Named)
-    assert got["columnar"] == (False, False)
+    assert got["columnar"] == (True, True)
     assert "update_display(idnumber='1', attribute='display', value='Ann <a@x>')" in [
         a[0] for a in got["actions"]]
 
