@@ -140,6 +140,9 @@ def fetch_rows(conn: Connection, stmt: Any) -> Part | None:
         if not unprocessed(stmt, conn.dialect, [d[1] for d in cursor.description or ()]):
             return None
         names = list(result.keys())
+        if type(result.cursor_strategy).__name__ != "CursorFetchStrategy":
+            # a strategy buffering rows ahead (one row at least): read through the result
+            return from_chunks(names, iter(lambda: result.fetchmany(CHUNK), []))
         return from_chunks(names, iter(lambda: cursor.fetchmany(CHUNK), []))
     finally:
         result.close()
