@@ -272,9 +272,13 @@ def diff_in_workers(source: TreeDeclaration, destinations: Sequence[TreeDeclarat
     ``quarantine`` in the same order, and the first such error of the whole
     diff is the one raised.
 
-    A branch stored as columns on both sides is diffed here, in the parent,
+    A branch stored as columns on either side is diffed here, in the parent,
     while the workers run: polars' thread pool does not survive a fork (a join
-    in a forked child waits forever), and its join uses every core already.
+    in a forked child waits forever, and building an object of a compact
+    columnar branch reads the file again through polars), and its join uses
+    every core already. The workers diff the branches held as objects on both
+    sides (generator importers, derived branches without columns), where the
+    walk is Python's, one core each.
     """
     global _JOB
     for dest in destinations:
@@ -285,8 +289,8 @@ def diff_in_workers(source: TreeDeclaration, destinations: Sequence[TreeDeclarat
 
     taken = [[b for b in source.branch_order if dest.takes(b)] for dest in destinations]
     local = [{b for b in branches if source.branch(b).columnar is not None
-              and dest.branch(b).columnar is not None} for dest, branches in zip(destinations, taken,
-                                                                                   strict=True)]
+              or dest.branch(b).columnar is not None} for dest, branches in zip(destinations, taken,
+                                                                                  strict=True)]
     remote = any(set(branches) - here for branches, here in zip(taken, local, strict=True))
     rank = {b: i for i, b in enumerate(source.branch_order)}
     found: list[tuple[tuple[int, int, int], BaseException]] = []  # (where, error): the first is raised
@@ -346,7 +350,8 @@ def _worker_started() -> None:
 
 
 def _diff_part(index: int) -> tuple[Any, ...]:
-    """Worker ``index``: part ``index`` of the branches not stored as columns on both sides."""
+    """Worker ``index``: part ``index`` of the branches held as objects on both sides (no polars
+    here: its thread pool is the parent's, and gone in a forked child)."""
     assert _JOB is not None
     source, destinations, local, count = _JOB
     part = Part(index, count)

@@ -215,7 +215,8 @@ def test_workers_give_the_whole_plan(dss_tree: Any, data: Any, workers: int) -> 
 
 
 def test_workers_give_the_whole_plan_columnar(tmp_path: Path) -> None:
-    """Both sides columnar (diffed in the parent) and one side columnar (in the workers)."""
+    """A branch columnar on both sides or on one is diffed in the parent (polars does not survive
+    a fork): the same plan, and no worker hangs on it."""
     write(tmp_path / "s.csv", [[str(n), "Ann" if n % 7 else "Bo", str(n % 3), "g1;g2" if n % 5 else "g3"]
                                for n in range(300)])
     write(tmp_path / "d.csv", [[str(n), "Ann", str(n % 3), "g2;g1" if n % 11 else ""]
