@@ -152,8 +152,10 @@ def held(frame: polars.DataFrame, lists: Mapping[str, str], model: type[Model],
 
     Text fields as they are; int, float and bool fields converted by the
     model's own converters; a list or set field as a list of its elements
-    (split and stripped as dss-csv's records are; a set's elements each once,
-    in no particular order); a field without a column: its default.
+    (split and stripped as dss-csv's records are; for a set field an element
+    the text repeats is repeated, as it is in the text: polars' list.unique
+    costs a quarter of a second per million rows); a field without a column:
+    its default.
     """
     import polars as pl
 
@@ -184,8 +186,6 @@ def held(frame: polars.DataFrame, lists: Mapping[str, str], model: type[Model],
     else:
         parts = column.str.split(sep).list.eval(
             pl.element().str.strip_chars().filter(pl.element().str.strip_chars() != ""))
-    if f.kind == SET:
-        parts = parts.list.unique()  # (polars' list.sort costs 12 s at 1M rows: not sorted)
     return parts.alias(name)
 
 
@@ -382,7 +382,7 @@ def branch_frame(rows: ColumnarRows, names: tuple[str, ...] = ()) -> polars.Data
 
 
 # -- list columns given by an importer ---------------------------------------------------
-_SEPARATORS = ("\x1f", "\x1e", "\n", "\t", "|", ";")
+_BAD_ELEMENT = r"^$|^\s|\s$|[\x1c-\x1f]"
 
 
 def text_lists(frame: polars.DataFrame, lists: dict[str, str],
@@ -390,8 +390,12 @@ def text_lists(frame: polars.DataFrame, lists: dict[str, str],
     """``frame`` with its list columns (a derived importer's) as text columns split by ``lists``.
 
     Each element must read back as itself (non-empty, no surrounding
-    whitespace), else None: the object path reads the branch. A set field's
-    elements are sorted and given once, so equal sets give equal texts.
+    whitespace, none of the separators ``\\x1c``-``\\x1f`` that Python strips),
+    else None: the object path reads the branch; the elements are joined by
+    ``\\x1f``. Equal lists give equal texts; a set given in another order (or
+    with an element twice) only makes the diff build and compare its two
+    objects, so the importer may give its elements in any order (sorting them
+    costs more than it saves: polars' list.sort is slow).
     """
     import polars as pl
 
@@ -404,16 +408,10 @@ def text_lists(frame: polars.DataFrame, lists: dict[str, str],
         f = fields.get(name)
         if f is None or f.kind == SCALAR or dtype.inner != pl.String or name in lists:
             return None
-        column = frame.get_column(name).fill_null([]).list.drop_nulls()
-        if f.kind == SET:  # each once, in one order (by hash: polars' list.sort is slow)
-            column = column.list.unique().list.eval(pl.element().sort_by(pl.element().hash()))
-        elements = column.explode().drop_nulls()
-        if ((elements == "").any() or (elements.str.strip_chars() != elements).any()
-                or elements.str.contains(_ODD_SPACE).any()):
+        column = frame.get_column(name).fill_null([]).list.drop_nulls()  # None is no member
+        # one pass: an empty element, surrounding whitespace (\s: Unicode, as strip_chars), \x1c-\x1f
+        if column.explode().drop_nulls().str.contains(_BAD_ELEMENT).any():
             return None
-        sep = next((s for s in _SEPARATORS if not elements.str.contains(s, literal=True).any()), None)
-        if sep is None:
-            return None
-        lists[name] = sep
-        out = out.with_columns(column.list.join(sep).alias(name))
+        lists[name] = "\x1f"
+        out = out.with_columns(column.list.join("\x1f").alias(name))
     return out

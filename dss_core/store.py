@@ -78,8 +78,8 @@ class BranchData(Mapping[str, Model]):
         For a derived importer's ``read_columns()`` (groups from users): one
         row per object, the columns ``idnumber``, each field and each tracked
         property (or only ``names``, in that order: cheaper), valued as the
-        objects hold them (a list field: a list column of its elements; a set
-        field: the same, each element once, in no particular order). None when
+        objects hold them (a list or set field: a list column of its elements,
+        an element its text repeats repeated). None when
         the branch holds objects: the importer then gives None too, and the
         core runs its ``readin()``. A new frame at each call; the branch is not
         changed by it.
