@@ -3,10 +3,11 @@
 :func:`diff_columnar` gives exactly the actions of the object path
 (:func:`dss_core.diff.diff_branch`), in the same order:
 
-* each side's idnumbers, row positions and a 128-bit digest of its compared
-  columns (:func:`dss_core.columnar.digest`; a compact side keeps the digest
-  of all its columns but the idnumber, made as it was read) meet in one full
-  join on the idnumber;
+* each side's row positions, a 128-bit digest of its idnumbers
+  (:func:`dss_core.columnar.id_digest`) and one of its compared columns
+  (:func:`dss_core.columnar.digest`; a compact side keeps the digest of all
+  its columns but the idnumber, made as it was read) meet in one full join on
+  the idnumber's digest;
 * the idnumbers only in the source (new) and only in the destination (old)
   are its rows with one side missing, sorted as the object path sorts;
 * the idnumbers on both sides whose digests differ are the candidates: only
@@ -30,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from .actions import NEW, OLD, Action
 from .changes import object_changes, sorted_values
-from .columnar import H1, H2, ColumnarRows, digest
+from .columnar import H1, H2, I1, I2, ColumnarRows, digest, id_digest
 
 if TYPE_CHECKING:
     import polars
@@ -72,32 +73,34 @@ def diff_columnar(source: TreeDeclaration, dest: TreeDeclaration, branch: str,
     # the columns digested: a compact side's own (both sides the same), else the compared ones
     digested = next((rows.compact.digested for rows in (srows, drows) if rows.compact is not None),
                     sorted(compared))
-    sk, dk = _keys(srows, digested, "s"), _keys(drows, digested, "d")
+    sk, dk = _keys(srows, digested, "s", part), _keys(drows, digested, "d", part)
     if sk is None or dk is None:
         return None
-    if part is not None:  # filtered after the row index is taken: it still points at the whole frame
-        sk, dk = sk.filter(part.keeps()), dk.filter(part.keeps())
     import polars as pl
 
-    joined = sk.join(dk, on="idnumber", how="full", coalesce=True).collect()
+    joined = sk.join(dk, on=I1, how="full", coalesce=True).collect()
     s_row, d_row = pl.col("_dss_s"), pl.col("_dss_d")
-    new = joined.filter(d_row.is_null()).select("idnumber", s_row) if NEW in kinds else None
-    gone = joined.filter(s_row.is_null()).select("idnumber", d_row) if OLD in kinds else None
+    both = s_row.is_not_null() & d_row.is_not_null()
+    if joined.select((both & (pl.col("_dss_si") != pl.col("_dss_di"))).any()).item():
+        return None  # two idnumbers share I1 (see dss_core.columnar.id_digest)
+    new = joined.filter(d_row.is_null()).get_column("_dss_s") if NEW in kinds else None
+    gone = joined.filter(s_row.is_null()).get_column("_dss_d") if OLD in kinds else None
     differ = (pl.col("_dss_s1") != pl.col("_dss_d1")) | (pl.col("_dss_s2") != pl.col("_dss_d2"))
-    candidates = joined.filter(s_row.is_not_null() & d_row.is_not_null() & differ) \
-        .select("idnumber", s_row, d_row)
+    candidates = joined.filter(both & differ).select(s_row, d_row)
     del joined
-    pairs: dict[str, tuple[int, int]] = {i: (s, d) for i, s, d in candidates.iter_rows()}
+    sids, dids = srows.ids(), drows.ids()
+    pairs: dict[str, tuple[int, int]] = dict(zip(
+        sids.gather(candidates.get_column("_dss_s")).to_list(), candidates.iter_rows(), strict=True))
     # every object the actions need, built in one batch per side
-    srows.prefetch([*(new.get_column("_dss_s").to_list() if new is not None else ()),
+    srows.prefetch([*(new.to_list() if new is not None else ()),
                     *candidates.get_column("_dss_s").to_list()])
     drows.prefetch([*candidates.get_column("_dss_d").to_list(),
-                    *(gone.get_column("_dss_d").to_list() if gone is not None else ())])
+                    *(gone.to_list() if gone is not None else ())])
     out: list[Action] = list(errors)
     tree = dest.name
     if new is not None:
         method = f"new_{branch}"
-        at = dict(new.iter_rows())
+        at = dict(zip(sids.gather(new).to_list(), new.to_list(), strict=True))
         for idnumber in _sorted(at):
             out.append(Action(NEW, method, branch, idnumber, source=srows.object_at(at[idnumber]),
                               tree=tree))
@@ -112,15 +115,16 @@ def diff_columnar(source: TreeDeclaration, dest: TreeDeclaration, branch: str,
     olds: list[Action] = []
     if gone is not None:
         method = f"old_{branch}"
-        at = dict(gone.iter_rows())
+        at = dict(zip(dids.gather(gone).to_list(), gone.to_list(), strict=True))
         for idnumber in _sorted(at):
             olds.append(Action(OLD, method, branch, idnumber, dest=drows.object_at(at[idnumber]), tree=tree))
     return out, olds
 
 
-def _keys(rows: ColumnarRows, digested: list[str], side: str) -> polars.LazyFrame | None:
-    """idnumber, row position (``_dss_<side>``) and digest halves (``_dss_<side>1``, ``2``) of
-    ``rows``; None when a compact side's digest is not over ``digested``."""
+def _keys(rows: ColumnarRows, digested: list[str], side: str, part: Part | None) -> polars.LazyFrame | None:
+    """I1 (the join key), then row position ``_dss_<side>``, I2 (``_dss_<side>i``) and the digest
+    halves (``_dss_<side>1``, ``2``) of ``rows``; None when a compact side's digest is not over
+    ``digested``. With ``part``, its rows only (filtered after the row position is taken)."""
     import polars as pl
 
     if rows.compact is not None:
@@ -128,10 +132,13 @@ def _keys(rows: ColumnarRows, digested: list[str], side: str) -> polars.LazyFram
             return None
         keys = rows.keys
         assert keys is not None
-        lf = keys.lazy().select("idnumber", H1, H2)
+        lf = keys.lazy().select("idnumber", I1, I2, H1, H2)
     else:
         if any(name not in rows.columns for name in digested):
             return None
-        lf = rows.frame.lazy().select("idnumber", *digest(digested))
-    return lf.with_row_index(f"_dss_{side}").rename({H1: f"_dss_{side}1", H2: f"_dss_{side}2"}) \
-        .with_columns(pl.col(f"_dss_{side}").cast(pl.Int64))
+        lf = rows.frame.lazy().select("idnumber", *id_digest(), *digest(digested))
+    lf = lf.with_row_index(f"_dss_{side}").with_columns(pl.col(f"_dss_{side}").cast(pl.Int64))
+    if part is not None:
+        lf = lf.filter(part.keeps())
+    return lf.select(I1, f"_dss_{side}", pl.col(I2).alias(f"_dss_{side}i"),
+                     pl.col(H1).alias(f"_dss_{side}1"), pl.col(H2).alias(f"_dss_{side}2"))

@@ -315,3 +315,25 @@ def test_different_columns_on_the_two_sides_give_the_object_paths_answers(
     assert [a[0] for a in got["actions"]] == [
         "update_email(idnumber='2', attribute='email', value='b@x')"] if extra_column == "dest" else [
         "update_email(idnumber='2', attribute='email', value='b@y')"]
+
+
+def test_idnumbers_sharing_their_join_key_take_the_object_path(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import polars as pl
+
+    import dss_core.columnar as columnar
+
+    real = columnar.id_digest
+
+    def colliding() -> list[pl.Expr]:  # every idnumber gets the same I1: only I2 tells them apart
+        return [pl.lit(7, dtype=pl.UInt64).alias(columnar.I1), real()[1]]
+
+    monkeypatch.setattr(columnar, "id_digest", colliding)
+    monkeypatch.setattr("dss_core.columnar_diff.id_digest", colliding)
+    source = write(tmp_path / "s.csv", [["1", "Ann", "", "", "yes", "", ""], ["2", "Bo", "", "", "no", "", ""]])
+    dest = write(tmp_path / "d.csv", [["1", "Ann", "a@x", "", "yes", "", ""], ["3", "Cy", "", "", "no", "", ""]])
+    got = same(tmp_path, source, dest)
+    assert got["columnar"] == (True, True)
+    assert [a[0] for a in got["actions"]] == [
+        "new_users(idnumber='2')", "update_email(idnumber='1', attribute='email', value='')",
+        "old_users(idnumber='3')"]
