@@ -36,11 +36,12 @@ path numbers them (``Origin(table, n, "row")``: ``users row 5``).
 from __future__ import annotations
 
 import re
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dss_core import SCALAR, Importer
+
+from .engine import TimedOut, database_error
 
 if TYPE_CHECKING:
     import polars as pl
@@ -52,9 +53,11 @@ LINE = "_dss_line"  # the line column the core reads (dss_core.columnar.LINE)
 UNIT = "row"  # a SQL record's position is a row: "users row 5"
 SEP = "\x1f"  # joins the members of one object (refused when a member holds it)
 CHUNK = 100_000  # rows fetched and turned into columns at a time (bounded Python objects)
-# a member with one of these at an end would be stripped by the core's split (str.strip)
-_SPACES = "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace())
-_EDGE = f"^[{re.escape(_SPACES)}]|[{re.escape(_SPACES)}]$"
+# a member with one of these at an end would be stripped by the core's split (str.strip):
+# every character whose str.isspace() is true (a test checks the list against Python's)
+SPACES = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004"
+          "\u2005\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
+_EDGE = f"^[{re.escape(SPACES)}]|[{re.escape(SPACES)}]$"
 _TEXT = (str, int, float, bool)
 
 
@@ -106,7 +109,13 @@ def read_with(importer: SQLImporter, fetch: Fetch) -> dict[str, Any] | None:
                 if len(set(part.names)) != len(part.names):
                     return None  # two columns of one name: the record keeps one of them
                 parts.append(part)
-        except importer.database_errors():
+        except importer.database_errors() as exc:
+            source = importer.describe()
+            error = database_error(exc, importer.database_url,
+                                   f"{importer.tree.name}.{importer.branch}: reading {source}",
+                                   conn, (source,))
+            if isinstance(error, TimedOut):
+                raise error from None  # as the object path would, after the same wait (not two)
             return None  # the object path reads it again and says what is wrong
     model = importer.tree.branches[importer.branch].model
     return assemble(parts, model, lists, importer.describe())

@@ -393,3 +393,9 @@ def test_a_link_table_of_surrogate_keys_equals_the_object_path(db_url: str) -> N
         ("c1", {"u1", "u2"}), ("c2", {"u2"}), ("c3", set())]
     assert same(db_url, fast, slow, model=Cohort,
                 source=[{"idnumber": "c1", "title": "One", "members": ["u1"]}])
+
+
+def test_the_whitespace_a_member_may_not_end_with_is_pythons() -> None:
+    from dss_sql.columnar import SPACES
+
+    assert "".join(c for c in map(chr, range(sys.maxunicode + 1)) if c.isspace()) == SPACES
