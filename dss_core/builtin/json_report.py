@@ -78,7 +78,8 @@ def write_report(path: Path, data: dict[str, object]) -> None:
     write_private(path, redact(dumps_indented(data)) + "\n")
 
 
-_SCALARS = (str, int, float, bool, type(None))
+_SCALARS = frozenset((str, int, float, bool, type(None)))
+_KEYS = frozenset((str,))
 #: an action at the report's second level, one key a line, by the C encoder
 _ITEM = json.JSONEncoder(separators=(",\n      ", ": "), default=str).encode
 
@@ -96,8 +97,8 @@ def dumps_indented(data: dict[str, object]) -> str:
     head = json.dumps({k: v for k, v in data.items() if k != "actions"}, indent=2, default=str)
     items = []
     for item in actions:
-        if isinstance(item, dict) and item and all(type(v) in _SCALARS for v in item.values()) \
-                and all(type(k) is str for k in item):
+        if type(item) is dict and item and _SCALARS.issuperset(map(type, item.values())) \
+                and _KEYS.issuperset(map(type, item)):
             items.append("    {\n      " + _ITEM(item)[1:-1] + "\n    }")
         else:  # nested values: json's own layout, moved two levels in
             items.append("    " + json.dumps(item, indent=2, default=str).replace("\n", "\n    "))

@@ -159,11 +159,12 @@ def _frame(path: Path, delimiter: str, quote: str, width: int, plan: list[tuple[
                      new_columns=raw_names, raise_if_empty=False, truncate_ragged_lines=False,
                      encoding="utf8")
     lf = lf.with_row_index(LINE, offset=2).with_columns(pl.col(LINE).cast(pl.Int64))
-    checks = [pl.col("c0").str.strip_chars() != ""]
+    # a blank first field: readin skips the row or says so (an idnumber there: the core's own check)
+    checks = [] if plan[0][:2] == (0, "idnumber") else [pl.col("c0").str.strip_chars() != ""]
     if limit < sys.maxsize:
         checks += [pl.col(c).str.len_bytes() < limit for c in raw_names]
     return lf.select([pl.col(f"c{index}").alias(attr) for index, attr, _ in plan]
-                     + [pl.col(LINE), pl.all_horizontal(checks).alias(VALID)])
+                     + [pl.col(LINE), (pl.all_horizontal(checks) if checks else pl.lit(True)).alias(VALID)])
 
 
 class _Fetch:
