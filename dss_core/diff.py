@@ -192,8 +192,7 @@ def _diff_branch(source: TreeDeclaration, dest: TreeDeclaration, branch: str,
     if OLD in kinds:
         method = f"old_{branch}"
         sget = sdata.lookup()
-        gone = (k for k in ddata if sget(k) is None) if part is None else (
-            k for k in ddata if k in part and sget(k) is None)
+        gone = (k for k in (ddata if part is None else part.ids(ddata)) if sget(k) is None)
         for idnumber in _sorted(gone):
             olds.append(Action(OLD, method, branch, idnumber, dest=ddata[idnumber], tree=tree))
     return out, olds
@@ -203,9 +202,9 @@ def _items_of(data: BranchData, part: Part) -> Iterator[tuple[str, Model]]:
     """(idnumber, object) of the idnumbers of ``part``, in the branch's order; a branch stored as
     columns builds the objects of that part only."""
     if data.columnar is None:
-        return ((idnumber, obj) for idnumber, obj in data.items() if idnumber in part)
+        return part.items(data.items())
     get = data.lookup()
-    return ((idnumber, get(idnumber)) for idnumber in data if idnumber in part)  # type: ignore[misc]
+    return ((idnumber, get(idnumber)) for idnumber in part.ids(data))  # type: ignore[misc]
 
 
 def _attribute_error(exc: Exception, *objects: Model | None) -> tuple[InputError, Model | None]:
@@ -285,6 +284,7 @@ def diff_in_workers(source: TreeDeclaration, destinations: Sequence[TreeDeclarat
         source.check_mirror(dest)
     if workers <= 1:
         return [list(diff(source, dest, quarantine)) for dest in destinations]
+    import gc
     import multiprocessing
 
     taken = [[b for b in source.branch_order if dest.takes(b)] for dest in destinations]
@@ -298,6 +298,7 @@ def diff_in_workers(source: TreeDeclaration, destinations: Sequence[TreeDeclarat
     pool = None
     if remote:
         _JOB = (source, destinations, local, workers)
+        gc.freeze()  # the objects already made: no collection in a worker touches (copies) their pages
         pool = multiprocessing.get_context("fork").Pool(workers, initializer=_worker_started)
     try:
         pending = pool.map_async(_diff_part, range(workers), chunksize=1) if pool is not None else None
@@ -324,6 +325,7 @@ def diff_in_workers(source: TreeDeclaration, destinations: Sequence[TreeDeclarat
         if pool is not None:
             pool.terminate()
             pool.join()
+            gc.unfreeze()
     for part in parts:
         if part[0] == "error":
             _, i, branch, failed = part

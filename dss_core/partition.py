@@ -31,14 +31,16 @@ part's order, so ``merge(diff of each part) == diff`` action for action.
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from .actions import NEW, OLD, Action
 
 if TYPE_CHECKING:
     import polars
+
+T = TypeVar("T")
 
 
 def part_of(idnumber: str, parts: int) -> int:
@@ -59,6 +61,17 @@ class Part:
 
     def __contains__(self, idnumber: object) -> bool:
         return isinstance(idnumber, str) and part_of(idnumber, self.count) == self.index
+
+    def ids(self, ids: Iterable[str]) -> Iterator[str]:
+        """The idnumbers of ``ids`` in this part, in their order (:func:`part_of` inlined: a walk
+        over a million idnumbers spends 0.2 s on it, not 1.5 s)."""
+        crc, index, count = zlib.crc32, self.index, self.count
+        return (i for i in ids if crc(i.encode("utf-8", "surrogatepass")) % count == index)
+
+    def items(self, items: Iterable[tuple[str, T]]) -> Iterator[tuple[str, T]]:
+        """The (idnumber, value) pairs of ``items`` whose idnumber is in this part, in their order."""
+        crc, index, count = zlib.crc32, self.index, self.count
+        return (p for p in items if crc(p[0].encode("utf-8", "surrogatepass")) % count == index)
 
     @property
     def whole(self) -> bool:
