@@ -81,7 +81,7 @@ class Dest(Tree):
 def workload(rows: int, seed: int) -> tuple[Tree, Tree]:
     rnd = random.Random(seed)
     groups = [f"g{n}" for n in range(200)]
-    users = [{"idnumber": str(100000 + n), "firstname": f"F{rnd.randrange(5000)}",
+    users = [{"idnumber": f"{n:08d}", "firstname": f"F{rnd.randrange(5000)}",
               "lastname": f"L{rnd.randrange(5000)}", "email": f"u{n}@example.org",
               "department": f"d{rnd.randrange(40)}", "groups": set(rnd.sample(groups, 3))}
              for n in range(rows)]
@@ -97,7 +97,7 @@ def workload(rows: int, seed: int) -> tuple[Tree, Tree]:
         elif r < 0.02:
             a["groups"] = {*list(a["groups"])[:2], rnd.choice(groups)}
         accounts.append(a)
-    accounts += [{"idnumber": str(900000 + n), "display_name": "Old, One", "email": "", "department": "",
+    accounts += [{"idnumber": f"x{n:07d}", "display_name": "Old, One", "email": "", "department": "",
                   "groups": set()} for n in range(rows // 200)]
     members: dict[str, set[str]] = {}
     for a in accounts:
