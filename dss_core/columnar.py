@@ -126,9 +126,11 @@ class Compact:
 def collect_columns(given: Mapping[str, Any], model: type[Model]) -> dict[str, Any] | None:
     """``given`` with its frame collected (None: the reader's checks failed, the object path).
 
-    A lazy frame with ``fetch`` for a model without a tracked ``@property`` is
-    collected compact, in one streaming pass: the idnumber, the text of the
-    scalar fields that are not ``str`` (the loader checks they convert), the
+    A lazy frame with ``fetch`` for a model whose tracked ``@property``
+    attributes are columns of it (:mod:`dss_core.columnar_load` adds declared
+    expressions) is collected compact, in one streaming pass: the idnumber, the
+    text of the scalar fields that are not ``str`` (the loader checks they
+    convert) and of the list fields (a derived importer reads them), the
     line and the digest of every column but the idnumber; ``"compact"`` then
     says how to read the rest again and ``"fields"`` names every field. A
     DataFrame is given back as it is.
@@ -145,11 +147,12 @@ def collect_columns(given: Mapping[str, Any], model: type[Model]) -> dict[str, A
     fetch = given.get("fetch")
     fields = model.schema().fields
     compact = (fetch is not None and LINE in schema and "idnumber" in names
-               and all(name in fields for name in model.schema().tracked)
+               and all(name in fields or name in names for name in model.schema().tracked)
                and all(schema[c] == pl.String for c in names))
     if compact and fetch is not None:
-        typed = [n for n in names if n != "idnumber" and n in fields and fields[n].kind == SCALAR
-                 and fields[n].type is not str]
+        # (and the list fields' texts: a derived importer reads them, BranchData.frame)
+        typed = [n for n in names if n != "idnumber" and n in fields and (
+            fields[n].kind != SCALAR or fields[n].type is not str)]
         digested = sorted(n for n in names if n != "idnumber")
         valid = valid & ~pl.any_horizontal(pl.col(names).is_null())
         got = frame.select("idnumber", *typed, LINE, *digest(digested), *id_digest(), valid.alias(VALID)) \

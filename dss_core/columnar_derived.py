@@ -227,6 +227,51 @@ def expression_column(frame: polars.DataFrame, lists: Mapping[str, str], model: 
     return series
 
 
+def lazy_derived(frame: polars.LazyFrame, model: type[Model]) -> list[polars.Expr] | None:
+    """The text columns of every tracked property as expressions over ``frame``'s text, or None.
+
+    Only where every property declares an expression (:func:`dss_core.derived`)
+    that reads the idnumber and ``str`` fields alone (their text is what the
+    objects hold) and gives text, integers, booleans or nulls: a lazy frame
+    (a compact branch's streaming pass) then computes them with the rest.
+    """
+    import polars as pl
+
+    props = properties(model)
+    if not props:
+        return []
+    fields = model.schema().fields
+    schema = frame.collect_schema()
+    out = []
+    for name, prop in props.items():
+        expression = column_expression(prop)
+        if expression is None:
+            return None
+        c = Columns(model)
+        expr = expression(c)
+        if not isinstance(expr, pl.Expr):
+            return None
+        for used in c._names:
+            f = fields.get(used)
+            if used not in schema or (used != "idnumber" and (
+                    f is None or f.kind != SCALAR or f.type is not str)):
+                return None
+        dtype = frame.select(expr.alias(name)).collect_schema()[name]
+        if dtype == pl.String:
+            text = pl.when(expr.str.starts_with(TAG)).then(pl.lit(TAG + "s") + expr).otherwise(expr)
+        elif dtype == pl.Null:
+            text = expr.cast(pl.String)
+        elif dtype == pl.Boolean:
+            text = pl.when(expr).then(pl.lit(TAG + "bT")).otherwise(pl.lit(TAG + "bF"))
+            text = pl.when(expr.is_null()).then(None).otherwise(text)
+        elif dtype.is_integer():
+            text = pl.lit(TAG + "i") + expr.cast(pl.String)
+        else:
+            return None
+        out.append(text.alias(name))
+    return out
+
+
 # -- a property's body over row objects ----------------------------------------------
 class _Batch:
     __slots__ = ("start", "size")
@@ -362,9 +407,11 @@ def branch_frame(rows: ColumnarRows, names: tuple[str, ...] = ()) -> polars.Data
     """
     import polars as pl
 
-    frame, model, lists = rows.frame, rows.model, rows.lists
+    model, lists = rows.model, rows.lists
     props = properties(model)
     wanted = names or ("idnumber", *model.schema().fields, *props)
+    kept = rows.keys  # a compact branch's own columns: read the file again only for others
+    frame = kept if kept is not None and all(n in kept.columns for n in wanted) else rows.frame
     columns = []
     for name in wanted:
         if name not in props:

@@ -33,8 +33,8 @@ import math
 from collections.abc import Mapping
 from typing import Any
 
-from .columnar import LINE, ColumnarRows, collect_columns
-from .columnar_derived import derived_columns, text_lists
+from .columnar import LINE, VALID, ColumnarRows, collect_columns
+from .columnar_derived import derived_columns, lazy_derived, properties, text_lists
 from .errors import DssError
 from .model import _MISSING, SCALAR, Model
 from .origin import Origin
@@ -86,6 +86,7 @@ def load_columnar(importer: Any, data: Any, on_duplicate: str | None = None) -> 
     if given is None:
         return None
     try:
+        given = _lazy_derived(given, model)
         collected = collect_columns(given, model)  # a lazy frame collected (compact when rows can be fetched)
         rows = None if collected is None else _rows(collected, model, importer, data)
     except Exception as exc:
@@ -99,6 +100,35 @@ def load_columnar(importer: Any, data: Any, on_duplicate: str | None = None) -> 
         data.columns.update(given.get("columns") or (c for c in given["frame"].columns if c != LINE))
     log.info("%s.%s: %d rows stored as columns", data.tree, data.name, len(rows))
     return len(rows)
+
+
+def _lazy_derived(given: Mapping[str, Any], model: type[Model]) -> Mapping[str, Any]:
+    """``given`` with the derived attributes as columns of its lazy frame, where they can be.
+
+    Then a compact branch (:func:`~dss_core.columnar.collect_columns`) digests
+    them with the fields in its one streaming pass, and its rows read again
+    (``fetch``) get them too; ``"columns"`` keeps the reader's own. Otherwise
+    ``given`` as it is: :func:`_rows` adds them to the collected frame.
+    """
+    import polars as pl
+
+    frame = given["frame"]
+    if not isinstance(frame, pl.LazyFrame) or not properties(model):
+        return given
+    exprs = lazy_derived(frame, model)
+    if not exprs:
+        return given
+    out = dict(given)
+    out["columns"] = given.get("columns") or [
+        c for c in frame.collect_schema().names() if c not in (LINE, VALID)]
+    out["frame"] = frame.with_columns(exprs)
+    fetch = given.get("fetch")
+    if fetch is not None:
+        out["fetch"] = lambda rows: fetch(rows).with_columns(exprs)
+    if given.get("check") is not None:  # the rows the reader vouches for: theirs too
+        out["check"] = given["check"].with_columns(exprs)
+    out["derived"] = True  # (for _rows: the columns are there already)
+    return out
 
 
 def _strip_setting(importer: Any, data: Any) -> bool:
@@ -156,6 +186,7 @@ def _rows(given: Mapping[str, Any], model: type[Model], importer: Any, data: Any
     origin = Origin(importer.describe() if given.get("source") is None else given["source"],
                     None, unit, type(importer).__name__)
     where = (data.tree, data.name)
-    # the derived attributes: columns of the frame before the rows are stored
-    frame = derived_columns(frame, lists, model, origin, where)
+    # the derived attributes: columns of the frame before the rows are stored (or digested)
+    if not given.get("derived"):
+        frame = derived_columns(frame, lists, model, origin, where)
     return ColumnarRows(frame, model, origin, lists, where, given.get("compact"))
