@@ -33,6 +33,8 @@ from typing import Any
 from .actions import NEW, OLD, Action, Result, jsonable
 from .private_files import FILE_MODE, private_folder
 
+_quoted = json.encoder.encode_basestring_ascii  # json.dumps of a str, without its checks
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
     id TEXT PRIMARY KEY, datastore TEXT NOT NULL, mode TEXT NOT NULL,
@@ -91,7 +93,7 @@ class Journal:
         if "object" not in columns:  # a journal written before undo: its actions have none
             self._db.execute("ALTER TABLE actions ADD COLUMN object TEXT")
         self._seq = 0
-        self._pending: list[tuple[Any, ...]] = []
+        self._pending: list[list[Any]] = []  # outcome, message, done, run, first seq, last seq
         self.run_id: str | None = None
 
     @classmethod
@@ -145,14 +147,21 @@ class Journal:
         unknown, which is what the next run says; it never claims more.
         """
         now = _now()
-        self._pending.extend((r.status.value, r.message[:500], now, self.run_id, n)
-                             for n, r in zip(numbers, results, strict=True))
+        pending = self._pending
+        last: list[Any] | None = None
+        for n, r in zip(numbers, results, strict=True):
+            outcome, message = r.status.value, r.message[:500]
+            if last is not None and last[5] == n - 1 and last[0] == outcome and last[1] == message:
+                last[5] = n  # one statement for a run of the same outcome (a batch's successes)
+            else:
+                last = [outcome, message, now, self.run_id, n, n]
+                pending.append(last)
 
     def _write_outcomes(self) -> None:
         if self._pending:
             self._db.executemany(
-                "UPDATE actions SET outcome = ?, message = ?, done = ? WHERE run_id = ? AND seq = ?",
-                self._pending)
+                "UPDATE actions SET outcome = ?, message = ?, done = ? "
+                "WHERE run_id = ? AND seq BETWEEN ? AND ?", self._pending)
             self._pending = []
 
     def finish(self, status: str, exit_code: int) -> None:
@@ -232,9 +241,18 @@ def _object(action: Action) -> str | None:
     return None
 
 
+_PLAIN = frozenset({str, int, float, bool, type(None)})
+
+
 def _values(values: dict[str, Any]) -> dict[str, Any]:
-    return {name: jsonable(value) for name, value in values.items()}
+    return {name: value if type(value) in _PLAIN else jsonable(value)
+            for name, value in values.items()}
 
 
 def _json(value: Any) -> str:
+    """``value`` as JSON (what ``json.dumps(jsonable(value))`` gives; text and None the quick way)."""
+    if value is None:
+        return "null"
+    if type(value) is str:
+        return _quoted(value)
     return json.dumps(jsonable(value), default=str)

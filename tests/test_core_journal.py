@@ -65,3 +65,22 @@ def test_a_journal_written_before_undo_gets_the_object_column(tmp_path: Path) ->
     assert journal.actions_of("r2")[0]["object"] is None  # a new without a source object
     journal.close()
     assert Journal(path).actions_of("old")  # opened again: the column is not added twice
+
+
+def test_each_outcome_of_a_batch_is_its_own_though_runs_of_one_are_written_together(
+        tmp_path: Path) -> None:
+    journal = Journal.in_folder(tmp_path, "school")
+    journal.start("r1", "school", "apply", "t", planned=9)
+    first = [action(str(i)) for i in range(6)]
+    statuses = [Status.SUCCESS, Status.SUCCESS, Status.FAILURE, Status.SUCCESS, Status.SUCCESS,
+                Status.SKIPPED]
+    journal.record(journal.intend(first), [
+        Result(a, s, "no row" if s is Status.FAILURE else "") for a, s in zip(first, statuses, strict=True)])
+    second = [action(str(i)) for i in range(6, 9)]
+    numbers = journal.intend(second)  # the first batch's outcomes written with these intents
+    journal.record(numbers[:2], [Result(a, Status.SUCCESS, "retired") for a in second[:2]])
+    journal.finish(DONE, 1)  # the last one never got an outcome: unknown
+    done = [(a["idnumber"], a["outcome"], a["message"]) for a in journal.actions_of("r1")]
+    assert done == [("0", "success", ""), ("1", "success", ""), ("2", "failure", "no row"),
+                    ("3", "success", ""), ("4", "success", ""), ("5", "skipped", ""),
+                    ("6", "success", "retired"), ("7", "success", "retired"), ("8", None, None)]

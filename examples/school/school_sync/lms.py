@@ -6,15 +6,14 @@ makes the importers and the handler from it. Retired accounts are marked
 ``suspended`` (never deleted), and a suspended account comes back when its
 owner reappears in the SIS.
 
-The only handler code is for ``enrolments``, which has no table of its own:
-it lives in the link table ``lms_enrolments`` only.
+``enrolments`` has no table of its own: it lives in the link table
+``lms_enrolments`` only, beside the accounts (``links_only``: a student's
+first enrolment inserts link rows, never an account).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-from dss_core import Action, Branch, Result, Tree
+from dss_core import Branch, Tree
 from dss_sql import LinkMap, SQLHandler, SQLImporter, SQLMapping, TableMap
 
 from .models import Enrolment, Group, LMSUser
@@ -31,7 +30,8 @@ ENROLMENT_LINK = LinkMap(ENROLMENTS, owner="user_idnumber", member="course")
 
 MAPPING = SQLMapping(
     users=TableMap(USERS, key="idnumber", retire={"suspended": True}),
-    enrolments=TableMap(USERS, key="idnumber", links={"courses": ENROLMENT_LINK}),
+    # the accounts belong to `users`: enrolments write (and delete) their link rows only
+    enrolments=TableMap(USERS, key="idnumber", links={"courses": ENROLMENT_LINK}, links_only=True),
     groups=TableMap(COHORTS, key="idnumber", links={
         "members": LinkMap(COHORT_MEMBERS, owner="cohort_idnumber",
                            member="user_idnumber")}),
@@ -55,36 +55,16 @@ class EnrolmentsTable(SQLImporter):
 
 
 class LMSHandler(SQLHandler):
-    """The mapping's generic methods, plus the two that enrolments need.
+    """The mapping's generic methods: no handler code.
 
-    ``add_courses_to_enrolments`` and ``remove_courses_from_enrolments`` are
-    the generic link-row methods; a student's first or last enrolment is a
-    ``new_enrolments`` / ``old_enrolments`` action, which here must only
-    touch the link table (the account itself belongs to ``users``).
+    A student's first or last enrolment (``new_enrolments`` /
+    ``old_enrolments``) writes only the link table, as the mapping's
+    ``links_only`` says; the account itself belongs to ``users``. A method
+    named after an action (``def new_enrolments(self, action)``) would win
+    over the mapping, for what it cannot say.
     """
 
     mapping = MAPPING
-    # both write the link table only, through self.execute: run back to back in one SAVEPOINT
-    batch_methods = frozenset({"new_enrolments", "old_enrolments"})
-
-    def _courses(self, idnumber: str | None) -> Any:
-        table = self.bound["enrolments"].links["courses"][1]
-        return table, table.c.user_idnumber == idnumber
-
-    def new_enrolments(self, action: Action) -> Result | None:
-        """A student's first classes: insert one link row per course."""
-        table, _ = self._courses(action.idnumber)
-        assert isinstance(action.source, Enrolment)
-        rows = [{"user_idnumber": action.idnumber, "course": c} for c in sorted(action.source.courses)]
-        if rows:
-            self.execute(table.insert(), rows)
-        return None
-
-    def old_enrolments(self, action: Action) -> Result | None:
-        """No classes any more (a withdrawn student): delete the link rows, keep the account."""
-        table, mine = self._courses(action.idnumber)
-        self.execute(table.delete().where(mine))
-        return None
 
 
 class LMS(Tree):

@@ -5,7 +5,7 @@ method, each the whole change of its object) to :func:`write`, which writes
 them with one statement per table and kind instead of one per action:
 
 * ``new``: one multi-row ``INSERT`` (``executemany``; PostgreSQL's handler
-  may ``COPY``), then per link attribute one ``DELETE ... WHERE owner IN``
+  may ``COPY``; none for a ``links_only`` branch), then per link attribute one ``DELETE ... WHERE owner IN``
   and one multi-row ``INSERT`` of the link rows, the surrogate ids looked up
   in one query per batch;
 * ``update``: one ``UPDATE ... WHERE key = :key [AND scope]``, executed many;
@@ -32,7 +32,7 @@ from typing import Any, Protocol, TypeVar
 
 from dss_core import Action
 
-from .bound import BoundLink, BoundTable, coerce
+from .bound import BoundLink, BoundTable, coerce, coerce_to, python_type
 
 #: values per IN list or per executemany call (below SQLite's 32,766 variables)
 CHUNK = 500
@@ -53,6 +53,8 @@ class Writer(Protocol):
 
     def execute(self, statement: Any, parameters: Any = None) -> Any: ...
 
+    def execute_many(self, statement: Any, rows: Sequence[dict[str, Any]]) -> None: ...
+
     def lookup_ids(self, table: Any, key: Any, id_column: Any, scope: Any,
                    values: Sequence[Any]) -> tuple[dict[Any, Any], list[Any]]: ...
 
@@ -63,6 +65,8 @@ class Writer(Protocol):
     def insert_rows(self, table: Any, rows: list[dict[str, Any]], statement: Any = None) -> None: ...
 
     def link_insert(self, bl: BoundLink) -> Any: ...
+
+    def key_in(self, column: Any, values: Sequence[Any]) -> Any: ...
 
 
 class Outcome:
@@ -106,7 +110,7 @@ def insert_many(w: Writer, statement: Any, rows: list[dict[str, Any]]) -> None:
     if fixed:
         statement = statement.values(fixed)
     for part in chunks(plain, 10 * CHUNK):
-        w.execute(statement, list(part))
+        w.execute_many(statement, part)
 
 
 def row_states(w: Writer, b: BoundTable, idnumbers: Sequence[Any]) -> dict[Any, list[int]]:
@@ -120,7 +124,7 @@ def row_states(w: Writer, b: BoundTable, idnumbers: Sequence[Any]) -> dict[Any, 
     out: dict[Any, list[int]] = {}
     for part in chunks(list(idnumbers)):
         coerced = {b.key_value(i): i for i in part}
-        query = sa.select(b.key, inside).where(b.key.in_(list(coerced)))
+        query = sa.select(b.key, inside).where(w.key_in(b.key, list(coerced)))
         for key, state in w.execute(query):
             out.setdefault(coerced.get(key, key), []).append(int(state))
     return out
@@ -151,7 +155,8 @@ def owner_values(w: Writer, b: BoundTable, bl: BoundLink, idnumbers: Sequence[An
 def member_values(w: Writer, bl: BoundLink, members: Sequence[Any]) -> dict[Any, Any]:
     """``{element: what the link's member column holds}`` for the elements that resolve (ids looked up)."""
     if bl.member_table is None:
-        return {m: coerce(bl.member, m) for m in members}
+        kind = python_type(bl.member)
+        return {m: m if type(m) is kind else coerce_to(kind, m) for m in members}
     found, _ = w.lookup_ids(bl.member_table, bl.member_key, bl.member_id, bl.member_scope,
                             list(dict.fromkeys(members)))
     return {m: coerce(bl.member, found[m]) for m in members if m in found}
@@ -160,7 +165,7 @@ def member_values(w: Writer, bl: BoundLink, members: Sequence[Any]) -> dict[Any,
 def delete_links(w: Writer, bl: BoundLink, owners: Sequence[Any]) -> None:
     """Delete every link row of ``owners`` (values as the owner column holds them)."""
     for part in chunks(list(dict.fromkeys(owners))):
-        w.execute(bl.table.delete().where(bl.owner.in_(list(part))))
+        w.execute(bl.table.delete().where(w.key_in(bl.owner, list(part))))
 
 
 # -- the writers, one per kind of action ------------------------------------------
@@ -171,15 +176,19 @@ def write_new(w: Writer, b: BoundTable, actions: Sequence[Action]) -> Outcome:
     scope, or on the duplicate, as one action does.)
     """
     alone: set[int] = set()
-    if b.scope is not None or b.map.retires:
+    if b.map.links_only:  # the rows are another branch's: one not there (once, in scope) fails alone
+        mine = owned(w, b, [a.idnumber for a in actions])
+        alone = {n for n, a in enumerate(actions) if a.idnumber not in mine}
+    elif b.scope is not None or b.map.retires:
         there = row_states(w, b, [a.idnumber for a in actions])
         alone = {n for n, a in enumerate(actions) if a.idnumber in there}
     go = [n for n in range(len(actions)) if n not in alone]
     if not go:
         return Outcome(alone)
-    w.insert_rows(b.table, w.new_rows(b, [actions[n].source for n in go]))
+    if not b.map.links_only:
+        w.insert_rows(b.table, w.new_rows(b, [actions[n].source for n in go]))
     keys = [actions[n].idnumber for n in go]
-    if b.scope is not None:  # a new row the scope does not hold is rolled back: run alone, it fails
+    if b.scope is not None and not b.map.links_only:  # a new row the scope does not hold: alone, it fails
         mine = owned(w, b, keys)
         outside = [n for n in go if actions[n].idnumber not in mine]
         if outside:
@@ -195,7 +204,7 @@ def write_new(w: Writer, b: BoundTable, actions: Sequence[Action]) -> Outcome:
         unresolved = [n for n in go if any(m not in members for m in elements[n])]
         if unresolved:
             raise Retry(unresolved)
-        rows = [bl.row(owners[actions[n].idnumber], members[m]) for n in go for m in elements[n]]
+        rows = bl.rows((owners[actions[n].idnumber], members[m]) for n in go for m in elements[n])
         if rows:
             w.insert_rows(bl.table, rows)
     return Outcome(alone)
@@ -209,7 +218,7 @@ def write_update(w: Writer, b: BoundTable, actions: Sequence[Action]) -> Outcome
     params = [b.update_params(a.idnumber, column, a.value)
               for n, a in enumerate(actions) if n not in alone]
     for part in chunks(params, 10 * CHUNK):
-        w.execute(b.update_column(column), list(part))
+        w.execute_many(b.update_column(column), part)
     return Outcome(alone)
 
 
@@ -224,7 +233,7 @@ def write_old(w: Writer, b: BoundTable, actions: Sequence[Action]) -> Outcome:
         return Outcome(alone, "retired" if b.map.retire else "")
 
     def where(part: Sequence[Any]) -> Any:
-        match = b.key.in_([b.key_value(k) for k in part])
+        match = w.key_in(b.key, [b.key_value(k) for k in part])
         return match if b.scope is None else sa.and_(match, b.scope)
 
     if b.map.retire:
@@ -238,6 +247,8 @@ def write_old(w: Writer, b: BoundTable, actions: Sequence[Action]) -> Outcome:
         if lost:
             raise Retry(lost)
         delete_links(w, bl, list(owners.values()))
+    if b.map.links_only:  # the rows are another branch's
+        return Outcome(alone)
     for part in chunks(keys):
         w.execute(b.table.delete().where(where(part)))
     w.forget_ids()
@@ -263,7 +274,7 @@ def write_add(w: Writer, b: BoundTable, actions: Sequence[Action]) -> Outcome:
     """Insert the link rows (actions of one attribute), owners and members resolved together."""
     bl = b.links[actions[0].attribute or ""]
     alone, pairs = _link_pairs(w, b, bl, actions)
-    rows = [bl.row(owner, member) for owner, member in pairs.values()]
+    rows = bl.rows(pairs.values())
     if rows:
         w.insert_rows(bl.table, rows, w.link_insert(bl))
     return Outcome(alone)
@@ -280,12 +291,13 @@ def write_remove(w: Writer, b: BoundTable, actions: Sequence[Action]) -> Outcome
     for part in chunks(wanted, CHUNK // 2):
         owners = list(dict.fromkeys(p[0] for _, p in part))
         members = list(dict.fromkeys(p[1] for _, p in part))
-        query = sa.select(bl.owner, bl.member).where(bl.owner.in_(owners), bl.member.in_(members))
+        query = sa.select(bl.owner, bl.member).where(w.key_in(bl.owner, owners),
+                                                     w.key_in(bl.member, members))
         there.update((o, m) for o, m in w.execute(query))
     alone |= {n for n, pair in wanted if pair not in there}
     params = [bl.one_params(*pair) for n, pair in wanted if n not in alone]
     for some in chunks(params, 10 * CHUNK):
-        w.execute(bl.delete_one(), list(some))
+        w.execute_many(bl.delete_one(), some)
     return Outcome(alone)
 
 

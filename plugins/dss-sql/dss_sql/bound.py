@@ -8,7 +8,7 @@ write the same rows.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from .tables import LinkMap, TableMap
@@ -36,6 +36,7 @@ class BoundLink:
         self.owner = table.c[link.owner]
         self.member = table.c[link.member]
         self._delete_one: Any = None
+        self._types = (python_type(self.owner), python_type(self.member))
 
     def __iter__(self) -> Iterator[Any]:
         return iter((self.link, self.table))
@@ -51,6 +52,16 @@ class BoundLink:
         values[self.link.owner] = coerce(self.owner, owner)
         values[self.link.member] = coerce(self.member, member)
         return values
+
+    def rows(self, pairs: Iterable[tuple[Any, Any]]) -> list[dict[str, Any]]:
+        """:meth:`row` of each ``(owner, member)``: the defaults adapted once, the column types looked up once."""
+        from .tables import adapt
+
+        fixed = {c: adapt(v, self.table.c[c]) for c, v in self.link.defaults.items()}
+        owner, member = self.link.owner, self.link.member
+        otype, mtype = self._types
+        return [{**fixed, owner: o if type(o) is otype else coerce_to(otype, o),
+                 member: m if type(m) is mtype else coerce_to(mtype, m)} for o, m in pairs]
 
     def of_owner(self, owner: Any) -> Any:
         """The condition selecting the link rows of one owner (its value as the owner column holds it)."""
@@ -112,7 +123,9 @@ class BoundTable:
         """Column values of ``obj`` for this table (key and mapped scalar attributes)."""
         values = {self.map.key: coerce_to(self._key_type, obj.idnumber)}
         for attr, column, pytype in self._typed:
-            values[column] = coerce_to(pytype, getattr(obj, attr))
+            value = getattr(obj, attr)
+            values[column] = value if value is None or type(value) is pytype else \
+                coerce_to(pytype, value)
         return values
 
     def rows_values(self, objs: Any) -> list[dict[str, Any]]:
@@ -176,12 +189,21 @@ class BoundTable:
             self.key == self.key_value(idnumber))
 
 
+_PYTHON_TYPES: dict[int, tuple[Any, type | None]] = {}
+
+
 def python_type(column: Any) -> type | None:
-    """The Python type of ``column``'s values (None when SQLAlchemy cannot tell)."""
+    """The Python type of ``column``'s values (None when SQLAlchemy cannot tell); looked up once per type."""
+    kind = getattr(column, "type", None)
+    known = _PYTHON_TYPES.get(id(kind))
+    if known is not None and known[0] is kind:
+        return known[1]
     try:
-        return column.type.python_type
+        found = kind.python_type  # type: ignore[union-attr]
     except (NotImplementedError, AttributeError):
-        return None
+        found = None
+    _PYTHON_TYPES[id(kind)] = (kind, found)  # the type is kept: its id is not reused
+    return found
 
 
 def coerce(column: Any, value: Any) -> Any:

@@ -19,7 +19,7 @@ from dss_core import (
     Status,
 )
 
-from .batches import WRITERS, Retry, chunks, insert_many, split_expressions
+from .batches import WRITERS, Retry, chunks, insert_many, is_expression, split_expressions
 from .batches import write as write_batch
 from .bound import BoundLink, BoundTable, coerce
 from .engine import (
@@ -151,9 +151,10 @@ class SQLHandler(Handler):
     :attr:`connection` open.
 
     Actions the generic methods handle are written in batches (see
-    :meth:`handle_batch` and :mod:`dss_sql.batches`): up to
-    ``batch_actions`` actions of one method in a few set-based statements,
-    each action still with its own result.
+    :meth:`handle_units` and :mod:`dss_sql.batches`): runs of whole units
+    of one branch, up to ``batch_actions`` actions, in a few set-based
+    statements, each action still with its own result and each object of
+    several changes all or nothing.
 
     Settings (``[tool.dss.trees.<tree>]``): ``url`` (the database),
     ``batch_size`` (actions per transaction, default the mapping's, 500),
@@ -253,6 +254,8 @@ class SQLHandler(Handler):
         self._savepoints = 0  # how many of our SAVEPOINTs are open (Savepoint)
         self.__dict__.pop("_adds", None)  # statements of the tables bound before
         self.__dict__.pop("_dispatched", None)
+        self.__dict__.pop("_batchables", None)
+        self.__dict__.pop("_driver_sqls", None)
         self.forget_ids()
         if self.connection.in_transaction():  # reflection autobegins
             self.connection.rollback()
@@ -614,7 +617,7 @@ class SQLHandler(Handler):
         if not self.generic_new(branch):
             return
         filled = {b.map.key, *b.columns.values(), *(b.map.retire or {}), *b.map.defaults}
-        missing = _unfilled(b.table, filled)
+        missing = [] if b.map.links_only else _unfilled(b.table, filled)
         if missing:
             raise ConfigurationError(
                 f"table {b.table.fullname!r} ({redact_url(self._url)}): column "
@@ -749,6 +752,15 @@ class SQLHandler(Handler):
         (it fails alone, saying so), and a ``new`` whose rows link rows of
         their own table (an element may be a row of the same batch).
         """
+        cache: dict[tuple[str, str, str | None], bool] = self.__dict__.setdefault("_batchables", {})
+        key = (action.branch, action.method, action.attribute)
+        known = cache.get(key)
+        if known is None:
+            known = cache[key] = self._batchable(action)
+        return known
+
+    def _batchable(self, action: Action) -> bool:
+        """:meth:`batchable`, worked out (the same for every action of a branch, method and attribute)."""
         dispatch = self._dispatch(action)
         if dispatch == "own":
             return True
@@ -926,9 +938,103 @@ class SQLHandler(Handler):
         """Insert ``rows`` (dicts of the same columns) into ``table``: one ``executemany``.
 
         ``statement`` is the INSERT to use (default: the table's plain one).
-        PostgreSQL's handler copies large plain inserts (``COPY``).
+        On PostgreSQL through psycopg 3, a plain insert of :attr:`copy_rows`
+        rows or more is a ``COPY`` (:meth:`copy`): SQLAlchemy's
+        ``executemany`` sends one statement per row there (measured 4.4 s for
+        50,000 two-column rows, against a fraction of a second copied).
         """
+        if statement is None and len(rows) >= self.copy_rows and self._copies() and \
+                not any(is_expression(v) for v in rows[0].values()):
+            self.copy(table, rows)
+            return
         insert_many(self, statement if statement is not None else table.insert(), rows)
+
+    #: the fewest rows a batch inserts with COPY on PostgreSQL (fewer: an INSERT)
+    copy_rows: ClassVar[int] = 100
+
+    def execute_many(self, statement: Any, rows: Sequence[dict[str, Any]]) -> None:
+        """``statement`` executed once for each of ``rows`` (parameters by name): ``executemany``.
+
+        On PostgreSQL through psycopg 3, straight through the driver's
+        ``executemany`` (pipelined) when no parameter needs SQLAlchemy's
+        conversion: SQLAlchemy's own sends and processes each row apart
+        (50,000 two-column rows: 4.4 s against well under one).
+        """
+        if not rows:
+            return
+        if self._copies():
+            sql = self._driver_sql(statement, tuple(rows[0]))
+            if sql is not None:
+                import psycopg
+                from sqlalchemy import exc as sa_exc
+
+                dbapi = self.connection.connection.driver_connection
+                try:
+                    with dbapi.cursor() as cur:  # type: ignore[union-attr]
+                        cur.executemany(sql, rows)
+                except psycopg.Error as exc:
+                    raise sa_exc.DBAPIError.instance(sql, None, exc, psycopg.Error,
+                                                     dialect=self.connection.dialect) from exc
+                return
+        self.execute(statement, list(rows))
+
+    def _driver_sql(self, statement: Any, keys: tuple[str, ...]) -> str | None:
+        """The SQL text of ``statement`` with parameters ``keys`` for the driver, or None when a
+        parameter needs SQLAlchemy (a conversion, an escaped name)."""
+        cache: dict[tuple[int, tuple[str, ...]], tuple[Any, str | None]] = \
+            self.__dict__.setdefault("_driver_sqls", {})
+        known = cache.get((id(statement), keys))
+        if known is not None and known[0] is statement:
+            return known[1]
+        dialect = self.connection.dialect
+        compiled = statement.compile(dialect=dialect, column_keys=list(keys))
+        plain = not compiled.positional and not getattr(compiled, "escaped_bind_names", None) \
+            and set(compiled.binds) == set(keys) and all(
+                bind.type.bind_processor(dialect) is None and not bind.expanding
+                for bind in compiled.binds.values())
+        sql = compiled.string if plain else None
+        cache[(id(statement), keys)] = (statement, sql)  # the statement kept: its id not reused
+        return sql
+
+    def key_in(self, column: Any, values: Sequence[Any]) -> Any:
+        """``column IN (values)``; on PostgreSQL through psycopg 3, ``column = ANY(:array)``.
+
+        One array parameter instead of one per value: a query of 500 keys
+        took 24 ms with ``IN``, 6 ms with ``ANY`` (PostgreSQL plans it once).
+        """
+        if self._copies():
+            import sqlalchemy as sa
+            from sqlalchemy.dialects.postgresql import ARRAY
+
+            return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(column.type)))
+        return column.in_(values)
+
+    def _copies(self) -> bool:
+        """True when the connection is PostgreSQL's through psycopg 3 (which can ``COPY``)."""
+        dialect = self.connection.dialect
+        return dialect.name == "postgresql" and dialect.driver == "psycopg"
+
+    def copy(self, table: Any, rows: list[dict[str, Any]]) -> None:
+        """``COPY table (columns) FROM STDIN`` on the handler's connection, in its transaction (psycopg 3).
+
+        A database error is raised as SQLAlchemy's (an ``IntegrityError``, a
+        ``DataError``), as an INSERT's would be.
+        """
+        import psycopg
+        from sqlalchemy import exc as sa_exc
+
+        quote = self.connection.dialect.identifier_preparer
+        columns = list(rows[0])
+        sql = (f"COPY {quote.format_table(table)} ({', '.join(quote.quote(c) for c in columns)}) "
+               "FROM STDIN")
+        dbapi = self.connection.connection.driver_connection
+        try:
+            with dbapi.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[union-attr]
+                for row in rows:
+                    copy.write_row([row[c] for c in columns])
+        except psycopg.Error as exc:
+            raise sa_exc.DBAPIError.instance(sql, None, exc, psycopg.Error,
+                                             dialect=self.connection.dialect) from exc
 
     def link_insert(self, bl: BoundLink) -> Any:
         """The INSERT of ``add``'s link rows (PostgreSQL: one that is there already is left alone)."""
@@ -1044,8 +1150,25 @@ class SQLHandler(Handler):
         if b is None:
             return self._unmapped(action)
         obj = action.source
-        if b.scope is not None and self._scope_state(b, action.idnumber) is False:
+        if b.map.links_only:  # the row is another branch's: it must be there, in the scope
+            if self._scope_state(b, action.idnumber) is not True:
+                return self._missing(action, b)
+        elif b.scope is not None and self._scope_state(b, action.idnumber) is False:
             return self._outside(action, b, f"the row with {b.map.key}={action.idnumber!r}")
+        else:
+            failed = self._insert(action, b)
+            if failed is not None:
+                return failed
+        for attr, bl in b.links.items():
+            failed = self._replace_links(action, b, bl, sorted(getattr(obj, attr) or (), key=str),
+                                          attr)
+            if failed is not None:
+                return failed
+        return None
+
+    def _insert(self, action: Action, b: BoundTable) -> Result | None:
+        """Insert the row of ``action``'s object (or bring a retired one back)."""
+        obj = action.source
         values = b.insert_values(obj)
         if b.map.retires:
             self.upsert(b, {**values, **b.revive_values()})
@@ -1053,11 +1176,6 @@ class SQLHandler(Handler):
             self.execute(b.table.insert().values(**values))
         if b.scope is not None and self._scope_state(b, action.idnumber) is not True:
             return self._outside(action, b, f"a new row with {b.map.key}={action.idnumber!r}")
-        for attr, bl in b.links.items():
-            failed = self._replace_links(action, b, bl, sorted(getattr(obj, attr) or (), key=str),
-                                          attr)
-            if failed is not None:
-                return failed
         return None
 
     def _replace_links(self, action: Action, b: BoundTable, bl: BoundLink,
@@ -1142,7 +1260,7 @@ class SQLHandler(Handler):
             by_key: dict[Any, set[Any]] = {}
             coerced = {coerce(key, v): v for v in wanted}
             for part in chunks(list(coerced)):  # SQLite takes 32,766 variables at most
-                condition = key.in_(list(part))
+                condition = self.key_in(key, list(part))
                 if scope is not None:
                     condition = sa.and_(condition, scope)
                 for k, ident in self.execute(sa.select(key, id_column).where(condition)):
@@ -1265,8 +1383,9 @@ class SQLHandler(Handler):
             if isinstance(owner, Result):
                 return owner
             self.execute(bl.table.delete().where(bl.of_owner(owner)))
-        self.execute(b.table.delete().where(b.where_key(action.idnumber)))
-        self.forget_ids()
+        if not b.map.links_only:  # the row is another branch's
+            self.execute(b.table.delete().where(b.where_key(action.idnumber)))
+            self.forget_ids()
         return None
 
     def __repr__(self) -> str:

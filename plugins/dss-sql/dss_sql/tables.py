@@ -244,6 +244,14 @@ class TableMap:
         the column's type; :data:`NOW` for the current time.
     ``ignore``
         tracked attributes that are not stored (never written, never read).
+    ``links_only``
+        True: the rows belong to another branch, this one owns only its link
+        rows (a student's class enrolments, kept in a link table beside the
+        accounts). ``new`` writes the object's link rows (its row must be
+        there, in the scope), ``old`` deletes them; the row itself is never
+        inserted, retired or deleted. No ``retire`` nor ``defaults`` then.
+        Read such a branch with your own query (the owners that have link
+        rows): the generated importer reads every row of the table.
     """
 
     table: str
@@ -255,6 +263,7 @@ class TableMap:
     ignore: Sequence[str] = ()
     scope: Scope | None = None
     defaults: Mapping[str, Any] = field(default_factory=dict)
+    links_only: bool = False
 
     def __post_init__(self) -> None:
         self.links = {a: (v if isinstance(v, LinkMap) else LinkMap(*v))
@@ -270,6 +279,10 @@ class TableMap:
             raise ConfigurationError(
                 f"table {self.table}: scope must be {{column: condition}}, a function of the "
                 f"table returning a SQLAlchemy condition, or SQL text, not {self.scope!r}")
+        if self.links_only and (self.retire or self.defaults or not self.links):
+            raise ConfigurationError(
+                f"table {self.table}: links_only writes link rows only: it needs links=, and "
+                "takes no retire= or defaults= (the rows belong to another branch)")
         clash = [c for c in self.defaults if c == self.key or c in (self.retire or {})]
         if clash:
             raise ConfigurationError(

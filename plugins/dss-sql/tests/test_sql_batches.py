@@ -591,3 +591,84 @@ def test_an_object_whose_row_is_gone_is_handled_alone_whole(db_url, sync, kit):
     assert outcome["update_email:u007"][0] is Status.SKIPPED
     assert {s for k, (s, _) in outcome.items() if "u007" not in k} == {Status.SUCCESS}
     assert len([r for r in batched[1]["accounts"] if r[1].startswith("Renamed")]) == 39
+
+
+# -- a branch that owns link rows only (links_only) ---------------------------------------------
+class Acct(Model):
+    name: str
+
+
+class Enrol(Model):
+    courses: set[str] = set()
+
+
+LINKS_ONLY = SQLMapping(
+    users=TableMap("accounts", key="username", columns={"name": "full_name"}),
+    enrolments=TableMap("accounts", key="username", links_only=True, links={
+        "courses": LinkMap("account_courses", owner="username", member="course")}),
+)
+
+
+def links_only_source(people: list[str], enrolled: dict[str, list[str]]) -> Callable[[str, type], tuple[Tree, Tree]]:
+    def make(url: str, handler: type) -> tuple[Tree, Tree]:
+        from dss_sql import SQLImporter
+
+        class Enrolments(SQLImporter):
+            query = "SELECT username AS idnumber, course AS courses FROM account_courses"
+
+        class SIS(Tree):
+            name = "sis"
+            users = Branch(Acct, importer=[{"idnumber": u, "name": u.upper()} for u in people])
+            enrolments = Branch(Enrol, importer=[{"idnumber": u, "courses": c}
+                                                 for u, cs in enrolled.items() for c in cs])
+
+        class LMS(Tree):
+            name = "lms"
+            users = Branch(Acct, importer=LINKS_ONLY.importer("users"))
+            enrolments = Branch(Enrol, importer=Enrolments)
+
+        LMS.handler = handler
+        config = Config({"trees": {"lms": {"url": url}}}, environ={})
+        source, (dest,) = Datastore("t", SIS, [LMS]).open(config)
+        source.load()
+        dest.load()
+        return source, dest
+    return make
+
+
+def test_a_links_only_branch_writes_its_link_rows_and_never_the_rows(db_url, kit):
+    users = [f"u{i:02}" for i in range(30)]
+    first = {u: [f"c{i % 3}", f"c{i % 4 + 3}"] for i, u in enumerate(users[:20])}
+
+    def prepare(url: str) -> None:
+        kit.create_schema(url)
+        src, dst = links_only_source(users, first)(url, LINKS_ONLY.handler())
+        summary = src.apply(dst)
+        assert summary.failed == 0 and len(summary.results) == 50  # 30 accounts, 20 enrolments
+
+    later = {u: cs for u, cs in first.items() if u >= "u05"}  # u00-u04: no classes any more
+    later.update({u: ["c9"] for u in users[20:25]})          # first classes
+    later["u10"] = ["c0", "c8"]                              # one add, one remove
+    later["ghost"] = ["c1"]                                   # no account: fails, writes nothing
+    batched, plain, batches = both(db_url, prepare, links_only_source(users, later), KIT_QUERIES,
+                                   mapping=LINKS_ONLY)
+    assert batched == plain
+    assert ("new_enrolments", 6) in batches and ("old_enrolments", 5) in batches
+    failed = [(key, message) for key, status, message, _ in batched[0] if status is Status.FAILURE]
+    assert failed == [("lms:enrolments:new_enrolments:ghost",
+                       "no row in accounts with username='ghost'")]
+    assert {s for k, s, _, _ in batched[0] if "ghost" not in k} == {Status.SUCCESS}
+    assert len(batched[1]["accounts"]) == 30  # never inserted, retired nor deleted
+    courses = batched[1]["courses"]
+    assert not [c for c in courses if c[0] < "u05"] and ("u20", "c9") in courses
+    assert {c for u, c in courses if u == "u10"} == {"c0", "c8"}
+
+
+def test_links_only_takes_no_retire_nor_defaults() -> None:
+    from dss_core import ConfigurationError
+
+    for bad in ({"retire": {"suspended": True}}, {"defaults": {"email": "x"}}, {}):
+        links = {} if not bad else {"courses": LinkMap("account_courses", owner="username",
+                                                       member="course")}
+        with pytest.raises(ConfigurationError, match="links_only writes link rows only"):
+            TableMap("accounts", key="username", links_only=True, links=links, **bad)
