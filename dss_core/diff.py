@@ -371,9 +371,14 @@ def _diff_part(index: int) -> tuple[Any, ...]:
                 import pickle
 
                 error: BaseException = exc
-                try:
-                    pickle.dumps(exc)
+                try:  # sent as it is when it comes back the same; else its message and exit code
+                    same = str(pickle.loads(pickle.dumps(exc))) == str(exc)
                 except Exception:
+                    same = False
+                if not same and isinstance(exc, DssError):
+                    error = DssError(str(exc))
+                    error.exit_code = exc.exit_code
+                elif not same:
                     error = RuntimeError(f"{type(exc).__name__}: {exc}")
                 return ("error", i, branch, error)
             actions += [_sent(a) for a in done]
