@@ -130,7 +130,7 @@ def collect_columns(given: Mapping[str, Any], model: type[Model]) -> dict[str, A
     attributes are columns of it (:mod:`dss_core.columnar_load` adds declared
     expressions) is collected compact, in one streaming pass: the idnumber, the
     text of the scalar fields that are not ``str`` (the loader checks they
-    convert) and of the list fields (a derived importer reads them), the
+    convert) and of the fields ``"keep"`` names (a derived importer reads them), the
     line and the digest of every column but the idnumber; ``"compact"`` then
     says how to read the rest again and ``"fields"`` names every field. A
     DataFrame is given back as it is.
@@ -150,9 +150,8 @@ def collect_columns(given: Mapping[str, Any], model: type[Model]) -> dict[str, A
                and all(name in fields or name in names for name in model.schema().tracked)
                and all(schema[c] == pl.String for c in names))
     if compact and fetch is not None:
-        # (and the list fields' texts: a derived importer reads them, BranchData.frame)
         typed = [n for n in names if n != "idnumber" and n in fields and (
-            fields[n].kind != SCALAR or fields[n].type is not str)]
+            (fields[n].kind == SCALAR and fields[n].type is not str) or n in given.get("keep", ()))]
         digested = sorted(n for n in names if n != "idnumber")
         valid = valid & ~pl.any_horizontal(pl.col(names).is_null())
         got = frame.select("idnumber", *typed, LINE, *digest(digested), *id_digest(), valid.alias(VALID)) \

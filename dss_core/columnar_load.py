@@ -87,6 +87,8 @@ def load_columnar(importer: Any, data: Any, on_duplicate: str | None = None) -> 
         return None
     try:
         given = _lazy_derived(given, model)
+        if _has_derived_branch(importer.tree):  # a derived importer may read the list fields' texts
+            given = {**given, "keep": [n for n, f in model.schema().fields.items() if f.kind != SCALAR]}
         collected = collect_columns(given, model)  # a lazy frame collected (compact when rows can be fetched)
         rows = None if collected is None else _rows(collected, model, importer, data)
     except Exception as exc:
@@ -129,6 +131,16 @@ def _lazy_derived(given: Mapping[str, Any], model: type[Model]) -> Mapping[str, 
         out["check"] = given["check"].with_columns(exprs)
     out["derived"] = True  # (for _rows: the columns are there already)
     return out
+
+
+def _has_derived_branch(tree: Any) -> bool:
+    """True when a branch of ``tree`` has a derived importer (a class with ``derived``, a callable)."""
+    for branch in getattr(tree, "branches", {}).values():
+        spec = getattr(branch, "importer", None)
+        if (getattr(spec, "derived", False) is True
+                or (callable(spec) and not isinstance(spec, type))):
+            return True
+    return False
 
 
 def _strip_setting(importer: Any, data: Any) -> bool:

@@ -391,3 +391,12 @@ def test_declared_expressions_keep_a_branch_compact(tmp_path: Path) -> None:
     assert frame is not None and frame.rows() == [
         ("1", ["g-1", "h-2"], "Ann Lee", False), ("2", [], "Bo int", False), ("3", ["h-2"], "Cy true", False),
         ("4", [], 'Do, "J" Di', False)]
+    assert "groups" not in users.columnar.keys.columns  # no derived branch here: not kept
+    with_groups = type("G", (Tree,), {"name": "t", "order": ("users", "groups"),
+                                      "users": Branch(Declared, importer=CSVImporter),
+                                      "groups": Branch(dss_peers_bench.Group, importer=GroupsOfPeople)})(
+        config=config, plugins=pm).load()
+    kept = with_groups.branch("users").columnar
+    assert kept is not None and kept.keys is not None and "groups" in kept.keys.columns
+    assert with_groups.branch("groups").columnar is not None and list(with_groups.branch("groups")) == [
+        "g-1", "h-2"]
