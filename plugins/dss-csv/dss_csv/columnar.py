@@ -92,17 +92,16 @@ def read_columns(importer: CSVImporter) -> dict[str, Any] | None:
     if [attr for _, attr, _ in plan] != list(first.values):
         return None
     table, _, _ = _control_check(dialect)
-    step = 1 << 23  # searched in slices: no second copy of the whole file
-    if any(raw[i:i + step].translate(table).find(0) >= 0 for i in range(0, len(raw), step)):
-        return None
+    if raw.translate(None, bytes(b for b in range(256) if table[b])):
+        return None  # a refused control character: the bytes left when every other is deleted
     if raw.find(b"\r") >= 0 and raw.count(b"\r") != raw.count(b"\r\n"):
         return None  # a lone CR: a line break to the csv module, not to polars
     width = len(names)
-    lines = raw.count(b"\n") + (0 if raw.endswith(b"\n") else 1)
-    quoted = _quoted_lines(raw, delimiter, quote, width, lines, dialect)
+    found = _quoted_lines(raw, delimiter, quote, width, dialect)
     del raw
-    if quoted is None:
+    if found is None:
         return None
+    quoted, lines = found
     fields = [attr for _, attr, _ in plan]
     check = pl.DataFrame({attr: [row[index] for row in quoted.values()] for index, attr, _ in plan},
                          schema=dict.fromkeys(fields, pl.String)).with_columns(
@@ -113,11 +112,11 @@ def read_columns(importer: CSVImporter) -> dict[str, Any] | None:
             "fetch": _Fetch(path, stat, dialect, plan, fields, importer._display(path))}
 
 
-def _quoted_lines(raw: bytes, delimiter: str, quote: str, width: int, lines: int,
-                  dialect: dict[str, Any]) -> dict[int, list[str]] | None:
-    """{line number: its fields as the csv module reads them} of the data lines holding a quote
-    character; None when a line outside quotes has another width than the header's, or a
-    line with quotes is not one row of that width to the csv module."""
+def _quoted_lines(raw: bytes, delimiter: str, quote: str, width: int,
+                  dialect: dict[str, Any]) -> tuple[dict[int, list[str]], int] | None:
+    """({line number: its fields as the csv module reads them} of the data lines holding a quote
+    character, the number of lines); None when a line outside quotes has another width than
+    the header's, or a line with quotes is not one row of that width to the csv module."""
     sep, q = delimiter.encode(), quote.encode()
     quoted: dict[int, bytes] = {}  # line index (0: the header) -> the line
     line = previous = 0
@@ -130,6 +129,7 @@ def _quoted_lines(raw: bytes, delimiter: str, quote: str, width: int, lines: int
         quoted[line] = raw[start:end]
         previous = pos
         pos = raw.find(q, end)
+    lines = line + raw.count(b"\n", previous) + (0 if raw.endswith(b"\n") else 1)
     outside = raw.count(sep) - sum(text.count(sep) for text in quoted.values())
     if outside != (lines - len(quoted)) * (width - 1):
         return None  # a line outside quotes with fewer fields (polars fills them with "")
@@ -144,7 +144,7 @@ def _quoted_lines(raw: bytes, delimiter: str, quote: str, width: int, lines: int
         if len(rows) != 1 or len(rows[0]) != width:
             return None
         out[index + 1] = rows[0]
-    return out
+    return out, lines
 
 
 def _frame(path: Path, delimiter: str, quote: str, width: int, plan: list[tuple[int, str, str | None]],
