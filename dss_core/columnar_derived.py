@@ -183,9 +183,11 @@ def held(frame: polars.DataFrame, lists: Mapping[str, str], model: type[Model],
     if column.str.contains(_ODD_SPACE).any():  # Python strips these, polars does not: split here
         parts = pl.Series(name, [split_list(v, sep) for v in column.to_list()],
                           dtype=pl.List(pl.String))
-    else:
+    elif column.str.contains(r"\s").any():
         parts = column.str.split(sep).list.eval(
             pl.element().str.strip_chars().filter(pl.element().str.strip_chars() != ""))
+    else:  # no whitespace at all: nothing to strip, only the empty elements to drop
+        parts = column.str.split(sep).list.eval(pl.element().filter(pl.element() != ""))
     return parts.alias(name)
 
 
