@@ -75,7 +75,15 @@ class SISUser(Model):
 
         Students: first initial, last name and the last four digits of the
         student number (``anguyen0123``). Staff: ``first.last`` (``anna.nguyen``).
+        Worked out once per object (``email`` and every write of the account
+        ask again; the raw fields never change after the import).
         """
+        known: str | None = self.__dict__.get("_username")
+        if known is None:
+            known = self.__dict__["_username"] = self._make_username()
+        return known
+
+    def _make_username(self) -> str:
         first, last = split_lastfirst(self._lastfirst)
         first_part, last_part = ascii_letters(first.split(" ")[0]), ascii_letters(last)
         if self.role == "staff":
