@@ -184,7 +184,11 @@ def _quarantined_member(action: Action, ids: Mapping[str, BadRecord]) -> tuple[s
     obj = action.dest
     if obj is None:
         return None
-    for name, value in obj.values().items():
+    for name in type(obj).schema().tracked:
+        try:
+            value = getattr(obj, name)
+        except Exception:  # noqa: BLE001 - a derived attribute that cannot be computed names no one
+            continue
         if isinstance(value, (set, list, frozenset, tuple)):
             for element in value:
                 if isinstance(element, str) and element in ids:

@@ -169,6 +169,31 @@ def test_a_failing_derived_property_quarantines_its_object_at_the_diff() -> None
             plugins=builtin_plugin_manager()).load())
 
 
+def test_a_retiring_object_whose_derived_property_fails_is_retired_while_others_are_quarantined() -> None:
+    class Person(Model):
+        name: str = ""
+
+    class LMSPerson(Model):
+        _raw: str = ""
+
+        @property
+        def name(self) -> str:
+            first, last = self._raw.split(",")  # a row without a comma cannot be split
+            return f"{last.strip()} {first.strip()}"
+
+    src = type("Src", (Tree,), {"name": "src", "people": Branch(Person, [
+        {"idnumber": "p1", "name": "Jane Doe"},
+        BadRecord("3 fields, but the header has 2", Origin("people.csv", 3), idnumber="p9",
+                  raw="p9,x,y")])})(config=Config(QUARANTINE), plugins=builtin_plugin_manager()).load()
+    db = MemoryDatabase({"people": {"p1": {"_raw": "Doe, Jane"}, "p3": {"_raw": "no comma"}}})
+    dst = memory_tree("dst", {"people": LMSPerson}, db)(plugins=builtin_plugin_manager()).load()
+
+    summary = src.apply(dst)  # the check for quarantined members must not stumble on p3's name
+
+    assert set(db.rows("people")) == {"p1"}  # p3 retired: it names no quarantined idnumber
+    assert [bad.idnumber for bad in summary.quarantined] == ["p9"]
+
+
 def test_the_setting_of_one_branch_wins_over_the_datastore() -> None:
     config = {"on_bad_record": "quarantine", "trees": {"src": {"items": {"on_bad_record": "stop"}}}}
     with pytest.raises(InputError):
