@@ -8,30 +8,13 @@ plugin is found through its entry point like any user's own.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 from importlib import metadata
 from pathlib import Path
 
-import pytest
+from school_sync.testing import dss, run
 
 REPO = Path(__file__).resolve().parents[3]
-
-
-def dss_command() -> list[str]:
-    """The installed ``dss`` script next to this Python, else ``python -m dss_core``."""
-    script = Path(sys.executable).with_name("dss")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "dss_core"]
-
-
-def run(*args: str, cwd: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DSS_")}
-    done = subprocess.run(list(args), cwd=cwd, env=env, capture_output=True, text=True,
-                          timeout=300)
-    if check and done.returncode != 0:
-        pytest.fail(f"{' '.join(args)} exited {done.returncode}\n{done.stdout}\n{done.stderr}")
-    return done
 
 
 def test_entry_point_names_the_plugin_module() -> None:
@@ -47,13 +30,13 @@ def test_quick_start_commands(tmp_path: Path) -> None:
                cwd=tmp_path)
     assert "students" in made.stdout and (out / "lms.sqlite").exists()
 
-    listed = run(*dss_command(), "list", cwd=tmp_path)
+    listed = dss("list", cwd=tmp_path)
     assert "school  [dss-school-demo" in listed.stdout
 
-    checked = run(*dss_command(), "--config", config, "check", "school", cwd=tmp_path)
+    checked = dss("--config", config, "check", "school", cwd=tmp_path)
     assert checked.stdout.rstrip().endswith("OK")
 
-    planned = run(*dss_command(), "--config", config, "plan", "school", cwd=tmp_path)
+    planned = dss("--config", config, "plan", "school", cwd=tmp_path)
     lines = planned.stdout.splitlines()
     for method in ("new_users", "update_name", "old_users", "add_members_to_groups",
                    "remove_members_from_groups", "new_enrolments", "old_groups"):
@@ -61,7 +44,7 @@ def test_quick_start_commands(tmp_path: Path) -> None:
     assert "planned" in planned.stdout
 
     report = out / "report.json"
-    applied = run(*dss_command(), "--config", config, "run", "school", "--report", str(report),
+    applied = dss("--config", config, "run", "school", "--report", str(report),
                   cwd=tmp_path)
     data = json.loads(report.read_text(encoding="utf-8"))
     assert data["run"]["datastore"] == "school" and data["run"]["exit_code"] == 0
@@ -69,7 +52,7 @@ def test_quick_start_commands(tmp_path: Path) -> None:
     assert data["totals"]["actions"] == sum(1 for line in lines if "(idnumber=" in line)
     assert f"{data['totals']['actions']} actions: {data['totals']['actions']} done" in applied.stdout
 
-    again = run(*dss_command(), "--config", config, "plan", "school", cwd=tmp_path)
+    again = dss("--config", config, "plan", "school", cwd=tmp_path)
     assert "Nothing to do" in again.stdout
 
 
@@ -77,8 +60,8 @@ def test_run_from_the_data_folder_without_config_flag(tmp_path: Path) -> None:
     """In the folder holding dss.toml, `dss run` needs no argument at all."""
     run(sys.executable, "-m", "school_sync.generate", "--users", "50", "--out", str(tmp_path),
         cwd=tmp_path)
-    run(*dss_command(), "run", "-q", cwd=tmp_path)
-    assert "Nothing to do" in run(*dss_command(), "plan", cwd=tmp_path).stdout
+    dss("run", "-q", cwd=tmp_path)
+    assert "Nothing to do" in dss("plan", cwd=tmp_path).stdout
 
 
 def test_demo_script_runs_these_commands() -> None:

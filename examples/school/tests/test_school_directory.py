@@ -25,17 +25,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
+from dss_core.testing import dss_command
 from dss_ldap.testing import LDAPTree
 
 from school_sync import schema
 from school_sync.models import SISUser
 
 USERS = 300  # a few hundred people: every kind of action, in a few seconds
-
-
-def dss_command() -> list[str]:
-    script = Path(sys.executable).with_name("dss")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "dss_core"]
 
 
 @dataclass

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from dss_core.testing import dss_command
 
 USERS = 6000
 TRIALS = 10
@@ -32,11 +33,6 @@ ORPHANS = {
     "members without a cohort": "SELECT count(*) FROM lms_cohort_members m WHERE NOT EXISTS "
                                 "(SELECT 1 FROM lms_cohorts c WHERE c.idnumber = m.cohort_idnumber)",
 }
-
-
-def dss_command() -> list[str]:
-    script = Path(sys.executable).with_name("dss")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "dss_core"]
 
 
 def environ(url: str | None) -> dict[str, str]:
