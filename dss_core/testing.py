@@ -37,9 +37,10 @@ import pytest
 
 from .actions import Action, Result
 from .config import Config
+from .errors import DssError
 from .gates import Allowances
 from .handlers import Handler
-from .importers import Importer
+from .importers import GeneratorImporter, Importer
 from .model import Model
 from .plugins import builtin_plugin_manager
 from .runner import Run, Summary, execute
@@ -226,6 +227,54 @@ def dss_tree(dss_plugins: Any) -> Callable[..., Tree]:
 def dss_memory_tree() -> Callable[..., type[Tree]]:
     """Factory for :func:`memory_tree`: an in-memory destination tree class."""
     return memory_tree
+
+
+# -- the columnar path against the object path --------------------------------------------
+
+def object_path(importer: type[Importer]) -> type[Importer]:
+    """``importer`` with its columnar reader turned off, under the same name (origins name it)."""
+    return type(importer.__name__, (importer,), {"read_columns": lambda self: None})
+
+
+def _described_origin(obj: Model | None) -> str | None:
+    return None if obj is None else f"{obj.dss_origin} ({obj.dss_origin.importer})"  # type: ignore[union-attr]
+
+
+def branch_outcome(model: type[Model], importer: type[Importer], settings: dict[str, Any],
+                   source: Iterable[dict[str, Any]] = ()) -> dict[str, Any]:
+    """Everything a user sees of a destination branch ``users`` read by ``importer``.
+
+    Its objects with their values and origins, its columns, and the plan of a
+    source of the records ``source`` against it; ``columnar`` says whether
+    the branch was stored as columns. ``settings`` are the destination tree's
+    (``{"url": ..., "users": {...}}``). A :class:`DssError` gives ``{"error": ...}``.
+    Comparing it with the outcome of :func:`object_path` ``(importer)`` shows
+    a columnar reader changes nothing a user sees.
+    """
+    class Src(Tree):
+        name = "src"
+        users = Branch(model, importer=GeneratorImporter.of(list(source), "source records"))
+
+    class Dst(Tree):
+        name = "dst"
+        users = Branch(model, importer=importer)
+
+    config = Config({"trees": {"dst": settings}}, environ={})
+    src, dst = Src(config=config), Dst(config=config)
+    try:
+        src.load()
+        dst.load()
+        actions = list(src.diff(dst))
+    except DssError as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"}
+    branch = dst.branch("users")
+    return {
+        "objects": [(i, o.values(), _described_origin(o)) for i, o in branch.items()],
+        "columns": sorted(branch.columns),
+        "actions": [(a.message, a.kind, a.idnumber, a.attribute, repr(a.value), repr(a.old_value),
+                     _described_origin(a.source), _described_origin(a.dest)) for a in actions],
+        "columnar": branch.columnar is not None,
+    }
 
 
 # -- the real `dss` command on an installed test plugin (end-to-end tests of a plugin) ------

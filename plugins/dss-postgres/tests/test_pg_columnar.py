@@ -21,7 +21,8 @@ from dss_sql import LinkMap, TableMap
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from dss_core import Branch, Config, DssError, GeneratorImporter, Model, Tree
+from dss_core import Model
+from dss_core.testing import branch_outcome, object_path
 
 pytestmark = pytest.mark.postgres
 
@@ -48,43 +49,10 @@ class People(PostgresImporter):
     list_columns: ClassVar[dict[str, str]] = {"groups": ";"}
 
 
-def object_path(importer: type[PostgresImporter]) -> type[PostgresImporter]:
-    """``importer`` without its columnar reader, under the same name (the origins name it)."""
-    return type(importer.__name__, (importer,), {"read_columns": lambda self: None})
-
-
-def _origin(obj: Model | None) -> str | None:
-    return None if obj is None else f"{obj.dss_origin} ({obj.dss_origin.importer})"  # type: ignore[union-attr]
-
-
 def outcome(url: str, dest: type[PostgresImporter], method: str, model: type[Model] = Person,
             source: Any = None) -> dict[str, Any]:
     """The destination's objects, origins and columns, and the plan against ``source``."""
-
-    class Src(Tree):
-        name = "src"
-        users = Branch(model, importer=GeneratorImporter.of(source or [], "source records"))
-
-    class Dst(Tree):
-        name = "dst"
-        users = Branch(model, importer=dest)
-
-    config = Config({"trees": {"dst": {"url": url, "users": {"method": method}}}}, environ={})
-    src, dst = Src(config=config), Dst(config=config)
-    try:
-        src.load()
-        dst.load()
-        actions = list(src.diff(dst))
-    except DssError as exc:
-        return {"error": f"{type(exc).__name__}: {exc}"}
-    branch = dst.branch("users")
-    return {
-        "objects": [(i, o.values(), _origin(o)) for i, o in branch.items()],
-        "columns": sorted(branch.columns),
-        "actions": [(a.message, a.kind, a.idnumber, a.attribute, repr(a.value), repr(a.old_value),
-                     _origin(a.source), _origin(a.dest)) for a in actions],
-        "columnar": branch.columnar is not None,
-    }
+    return branch_outcome(model, dest, {"url": url, "users": {"method": method}}, source or [])
 
 
 def same(url: str, fast: type[PostgresImporter], method: str, **kw: Any) -> bool:

@@ -20,7 +20,8 @@ from dss_sql import LinkMap, SQLImporter, SQLMapping, TableMap
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
-from dss_core import Branch, Config, DssError, GeneratorImporter, Model, Tree
+from dss_core import Model
+from dss_core.testing import branch_outcome, object_path
 
 
 class Person(Model):
@@ -49,46 +50,13 @@ class Columns(SQLImporter):
     list_columns: ClassVar[dict[str, str]] = {"groups": ";"}
 
 
-def object_path(importer: type[SQLImporter]) -> type[SQLImporter]:
-    """``importer`` without its columnar reader (the object path), under the same name (origins)."""
-    return type(importer.__name__, (importer,), {"read_columns": lambda self: None})
-
-
 Objects = object_path(Columns)
-
-
-def _origin(obj: Model | None) -> str | None:
-    return None if obj is None else f"{obj.dss_origin} ({obj.dss_origin.importer})"  # type: ignore[union-attr]
 
 
 def outcome(url: str, dest: type[SQLImporter], model: type[Model] = Person,
             source: Any = None, settings_: dict[str, Any] | None = None) -> dict[str, Any]:
     """Everything a user sees: the destination's objects and origins, its columns, the plan."""
-
-    class Src(Tree):
-        name = "src"
-        users = Branch(model, importer=GeneratorImporter.of(source or [], "source records"))
-
-    class Dst(Tree):
-        name = "dst"
-        users = Branch(model, importer=dest)
-
-    config = Config({"trees": {"dst": {"url": url, "users": dict(settings_ or {})}}}, environ={})
-    src, dst = Src(config=config), Dst(config=config)
-    try:
-        src.load()
-        dst.load()
-        actions = list(src.diff(dst))
-    except DssError as exc:
-        return {"error": f"{type(exc).__name__}: {exc}"}
-    branch = dst.branch("users")
-    return {
-        "objects": [(i, o.values(), _origin(o)) for i, o in branch.items()],
-        "columns": sorted(branch.columns),
-        "actions": [(a.message, a.kind, a.idnumber, a.attribute, repr(a.value), repr(a.old_value),
-                     _origin(a.source), _origin(a.dest)) for a in actions],
-        "columnar": branch.columnar is not None,
-    }
+    return branch_outcome(model, dest, {"url": url, "users": dict(settings_ or {})}, source or [])
 
 
 def same(url: str, fast: type[SQLImporter], slow: type[SQLImporter], **kw: Any) -> bool:
