@@ -242,37 +242,8 @@ class PostgresHandler(SQLHandler):
 
         return insert(bl.table).on_conflict_do_nothing()
 
-    def insert_rows(self, table: Any, rows: list[dict[str, Any]], statement: Any = None) -> None:
-        """Insert ``rows``: ``COPY`` for a plain insert of :attr:`copy_rows` rows or more, else an INSERT."""
-        from sqlalchemy.sql.elements import ClauseElement
-
-        if statement is not None or len(rows) < self.copy_rows or any(
-                isinstance(v, ClauseElement) for v in rows[0].values()):
-            super().insert_rows(table, rows, statement)
-            return
-        self.copy(table, rows)
-
-    def copy(self, table: Any, rows: list[dict[str, Any]]) -> None:
-        """``COPY table (columns) FROM STDIN`` on the handler's connection (in its transaction).
-
-        A database error is raised as SQLAlchemy's (an ``IntegrityError``,
-        a ``DataError``), as an INSERT's would be.
-        """
-        import psycopg
-        from sqlalchemy import exc as sa_exc
-
-        quote = self.connection.dialect.identifier_preparer
-        columns = list(rows[0])
-        sql = (f"COPY {quote.format_table(table)} ({', '.join(quote.quote(c) for c in columns)}) "
-               "FROM STDIN")
-        dbapi = self.connection.connection.driver_connection
-        try:
-            with dbapi.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[union-attr]
-                for row in rows:
-                    copy.write_row([row[c] for c in columns])
-        except psycopg.Error as exc:
-            raise sa_exc.DBAPIError.instance(sql, None, exc, psycopg.Error,
-                                             dialect=self.connection.dialect) from exc
+    # insert_rows and copy are SQLHandler's: through psycopg 3 (always, here) a plain insert of
+    # copy_rows rows or more is a COPY
 
 
 class PostgresMapping(SQLMapping):
