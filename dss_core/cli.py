@@ -122,6 +122,8 @@ def reports_errors(func: F) -> F:
 #: and its run/plan commands with the plugins' options.
 _COMMANDS = "dss.commands"
 _WITH_OPTIONS = "dss.commands_with_options"
+# the commands that plan or apply a run: they get the options of dss_cli_options
+RUN_COMMANDS = ("run", "plan", "apply", "undo")
 
 
 def _warn(exc: DssError) -> None:
@@ -170,13 +172,13 @@ class DssGroup(click.Group):
         return commands
 
     def _with_plugin_options(self, ctx: click.Context, command: click.Command) -> click.Command:
-        """A copy of ``command`` (run, plan) with the options of every plugin added."""
+        """A copy of ``command`` (run, plan, apply, undo) with the options of every plugin added."""
         made: dict[str, click.Command] = ctx.meta.setdefault(_WITH_OPTIONS, {})
         name = command.name or ""
         if name not in made:
             extra: list[click.Parameter] = []
             try:
-                for options in _session(ctx).plugins.hook.dss_cli_options():
+                for options in _session(ctx).plugins.hook.dss_cli_options(command=name):
                     extra.extend(options or ())
             except DssError as exc:
                 _warn(exc)
@@ -188,10 +190,8 @@ class DssGroup(click.Group):
         return sorted(self._commands(ctx))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        command = self.commands.get(cmd_name)
-        if command is None:
-            return self._commands(ctx).get(cmd_name)
-        if cmd_name in ("run", "plan"):
+        command = self.commands.get(cmd_name) or self._commands(ctx).get(cmd_name)
+        if command is not None and cmd_name in RUN_COMMANDS:
             return self._with_plugin_options(ctx, command)
         return command
 

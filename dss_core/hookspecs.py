@@ -67,9 +67,12 @@ def dss_configure(config: Config) -> None:
 
 
 @hookspec
-def dss_cli_options() -> list[click.Parameter]:
-    """Add command-line options to ``dss run`` and ``dss plan``.
+def dss_cli_options(command: str) -> list[click.Parameter]:
+    """Add command-line options to the commands that plan or apply a run.
 
+    :param command: the command being built: ``"run"``, ``"plan"``, ``"apply"``
+        (a saved plan) or ``"undo"``. An implementation may leave this
+        parameter out: its options then go on all four.
     :return: a list of ``click.Option`` objects. Their values reach every
         plugin as ``config.options[name]`` (and ``run.options``).
     """

@@ -6,6 +6,7 @@ The destination is a JSON file: each refusal leaves it byte for byte as it was.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import stat
 from pathlib import Path
@@ -146,3 +147,31 @@ def test_out_is_for_plan_only(site: Any) -> None:
     assert result.code == 2, result
     assert "use it with dss plan" in result.err
     assert site.dst.read_bytes() == before and not site.plan.exists()
+
+
+def test_apply_writes_the_html_report_of_what_it_applied(site: Any, tmp_path: Path) -> None:
+    assert site.run("plan", "testsync", "--out", str(site.plan)).code == 0
+    page, report = tmp_path / "apply.html", tmp_path / "apply.json"
+    applied = site.run("apply", str(site.plan), "--html", str(page), "--report", str(report))
+    assert applied.code == 0, applied
+    assert stat.S_IMODE(page.stat().st_mode) == 0o600
+    text = page.read_text(encoding="utf-8")
+    data = json.loads(report.read_text())
+    rows = re.findall(r'<tr data-kind="(\w+)" data-branch="([\w.]+)" data-status="(\w+)"', text)
+    assert len(rows) == data["totals"]["actions"] > 0
+    assert all(status == "success" for _, _, status in rows)
+
+
+def test_apply_takes_the_options_of_plugins_but_not_those_of_run(dss: Any) -> None:
+    """--html and a plugin's own --greeting (its hook takes no ``command``) go on apply too;
+    --out, --accept and --only are run's and plan's; apply's --allow-deletions is its own, once."""
+    def options(command: str) -> list[str]:
+        shown = dss(command, "--help")
+        assert shown.code == 0, shown
+        return re.findall(r"^\s+(?:-\w, )?(--[\w-]+)", shown.out, re.M)
+
+    applying = options("apply")
+    assert "--html" in applying and "--greeting" in applying
+    assert not {"--out", "--accept", "--only"} & set(applying)
+    assert applying.count("--allow-deletions") == 1
+    assert {"--html", "--greeting", "--out", "--accept", "--only"} <= set(options("plan"))

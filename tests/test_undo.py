@@ -7,6 +7,8 @@ before the run (rows compared by idnumber), a refusal leaves it byte for byte.
 from __future__ import annotations
 
 import json
+import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -117,3 +119,14 @@ def test_the_deletion_limit_holds_for_an_undo(site: Any) -> None:
     allowed = site.run("undo", run_id, "--allow-deletions", "8")
     assert allowed.code == 0, allowed
     assert content(site.dst) == site.after
+
+
+def test_undo_writes_the_html_report_of_the_inverse(site: Any, tmp_path: Path) -> None:
+    page = tmp_path / "undo.html"
+    undone = site.run("undo", site.run_id[:8], "--html", str(page), "--allow-deletions", "5")
+    assert undone.code == 0, undone
+    assert content(site.dst) == site.before
+    assert stat.S_IMODE(page.stat().st_mode) == 0o600
+    text = page.read_text(encoding="utf-8")
+    kinds = re.findall(r'<tr data-kind="(\w+)" data-branch="[\w.]+" data-status="success"', text)
+    assert "old" in kinds and "new" in kinds  # user 21 retired, user 4 back

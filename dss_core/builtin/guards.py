@@ -19,7 +19,9 @@ from ..hookspecs import hookimpl
 
 
 @hookimpl(trylast=True)
-def dss_cli_options() -> list[click.Parameter]:
+def dss_cli_options(command: str) -> list[click.Parameter]:
+    if command not in ("run", "plan"):  # apply and undo take --allow-deletions of their own
+        return []
     return [
         click.Option(
             ["--accept"], multiple=True, metavar="TREE.BRANCH",

@@ -84,7 +84,9 @@ def plan_data(run: Run, summary: Summary) -> dict[str, Any]:
 # -- dss plan --out FILE ------------------------------------------------------------------
 
 @hookimpl
-def dss_cli_options() -> list[click.Parameter]:
+def dss_cli_options(command: str) -> list[click.Parameter]:
+    if command not in ("run", "plan"):  # on run, only to say it belongs to plan
+        return []
     return [click.Option(
         ["--out"], type=click.Path(dir_okay=False, path_type=Path), default=None,
         metavar="FILE",
@@ -202,7 +204,7 @@ def drift_lines(path: Path, data: dict[str, Any],
 
 
 def _apply(ctx: click.Context, path: Path, report: Path | None, quiet: bool, fail_fast: bool,
-           allow_deletions: tuple[str, ...], wait: float | None) -> int:
+           allow_deletions: tuple[str, ...], wait: float | None, extra: dict[str, Any]) -> int:
     from ..journal import Journal
     from ..runner import check_report_path
     from ..state import StateDir, state_folder
@@ -214,6 +216,7 @@ def _apply(ctx: click.Context, path: Path, report: Path | None, quiet: bool, fai
     allow = Allowances.parse(allow_deletions=allow_deletions)
     session = ctx.find_root().obj  # the cli's Session: configuration, plugins, registry
     config = session.config
+    config.options.update(extra)  # the options of plugins (dss_cli_options), --html
     config.options.update(quiet=quiet, wait=wait)
     datastore = session.registry.datastore(data["datastore"], config)
     source, dests = open_datastore(datastore, config, session.plugins, session.registry.trees)
@@ -237,9 +240,11 @@ def _apply(ctx: click.Context, path: Path, report: Path | None, quiet: bool, fai
 @applying_options("the plan")
 @click.pass_context
 def apply(ctx: click.Context, plan_file: Path, report: Path | None, quiet: bool,
-          fail_fast: bool, allow_deletions: tuple[str, ...], wait: float | None) -> None:
+          fail_fast: bool, allow_deletions: tuple[str, ...], wait: float | None,
+          **extra: Any) -> None:
     """Apply the plan saved by `dss plan NAME --out FILE`, if the destination has not changed."""
-    finish(lambda: _apply(ctx, plan_file, report, quiet, fail_fast, allow_deletions, wait), report)
+    finish(lambda: _apply(ctx, plan_file, report, quiet, fail_fast, allow_deletions, wait, extra),
+           report)
 
 
 @hookimpl

@@ -137,7 +137,8 @@ def inverse(run_id: str, done: list[dict[str, Any]], source: TreeDeclaration,
 
 
 def _undo(ctx: click.Context, prefix: str, report: Path | None, quiet: bool, dry_run: bool,
-          fail_fast: bool, allow_deletions: tuple[str, ...], wait: float | None) -> int:
+          fail_fast: bool, allow_deletions: tuple[str, ...], wait: float | None,
+          extra: dict[str, Any]) -> int:
     from ..journal import Journal
     from ..runner import check_report_path
     from ..state import StateDir, state_folder
@@ -148,6 +149,7 @@ def _undo(ctx: click.Context, prefix: str, report: Path | None, quiet: bool, dry
     allow = Allowances.parse(allow_deletions=allow_deletions)
     session = ctx.find_root().obj  # the cli's Session: configuration, plugins, registry
     config = session.config
+    config.options.update(extra)  # the options of plugins (dss_cli_options), --html
     config.options.update(quiet=quiet, wait=wait)
     name, run_id = find_run(state_folder(config), prefix)
     datastore = session.registry.datastore(name, config)
@@ -175,10 +177,11 @@ def _undo(ctx: click.Context, prefix: str, report: Path | None, quiet: bool, dry
 @applying_options("the undo")
 @click.pass_context
 def undo(ctx: click.Context, run_id: str, dry_run: bool, report: Path | None, quiet: bool,
-         fail_fast: bool, allow_deletions: tuple[str, ...], wait: float | None) -> None:
+         fail_fast: bool, allow_deletions: tuple[str, ...], wait: float | None,
+         **extra: Any) -> None:
     """Undo journaled run RUN_ID (a prefix is enough), if the destination has not changed since."""
-    finish(lambda: _undo(ctx, run_id, report, quiet, dry_run, fail_fast, allow_deletions, wait),
-           report, nothing="undone")
+    finish(lambda: _undo(ctx, run_id, report, quiet, dry_run, fail_fast, allow_deletions, wait,
+                         extra), report, nothing="undone")
 
 
 @hookimpl
