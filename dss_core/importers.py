@@ -56,6 +56,13 @@ class Importer:
         what to do with a second record of the same idnumber that cannot be
         merged: ``"error"`` (default), ``"first"`` (keep the first) or
         ``"last"`` (keep the last). The setting ``on_duplicate`` overrides it.
+    ``read_ahead``
+        True for an importer that reads nothing but local files (no server, no
+        side effect: dss-csv's): a destination whose branches all have such
+        importers (or derived ones) is read in a thread while the source is
+        imported; what it read is used, and its hooks and errors heard, only
+        once the source gates passed, as if it were read then. A subclass
+        that reads otherwise sets it back to False.
     ``derived``
         True for an importer that reads only branches of its own tree imported
         before it (groups from users). A tree filled from literal records
@@ -69,6 +76,7 @@ class Importer:
 
     name: ClassVar[str | None] = None
     on_duplicate: ClassVar[str] = "error"
+    read_ahead: ClassVar[bool] = False
     derived: ClassVar[bool] = False
     declared_settings: ClassVar[tuple[Setting, ...]] = ()
 

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
+import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -20,7 +22,8 @@ from .errors import ConfigurationError, DssError, GateError
 from .gates import check_limits, check_source, source_snapshots
 from .handlers import Handler, exception_result
 from .importers import raw_rows
-from .loading import importer_for, load_tree
+from .interrupts import Interrupted
+from .loading import importer_class, importer_for, load_tree
 from .quarantine import Quarantine, check_quarantine, rejects_path, write_rejects
 from .rejects import BadRecord
 from .runs import APPLY, PLAN, Run, Summary
@@ -186,25 +189,38 @@ def _execute(run: Run, source: TreeDeclaration, destinations: Sequence[TreeDecla
         def progress(branch: str, count: int) -> None:
             hook.dss_import_progress(run=run, tree=tree, branch=branch, count=count)
 
-        load_tree(tree, on_branch=done, on_progress=progress)
+        if ahead is not None and tree is ahead.tree:
+            ahead.join(done, progress)
+        else:
+            load_tree(tree, on_branch=done, on_progress=progress)
 
     quarantine = Quarantine()
     summary.quarantined = quarantine.records
-    if saved is None:  # the source gates: before any destination is read
-        if load:
-            import_tree(source)
-        _quarantine_imported(source, quarantine)
-        trips = check_quarantine(source, quarantine, summary.imported, run.allow)
-        if load and run.state is not None:
-            summary.sources = source_snapshots(source)
-            trips += check_source(source, summary.sources, run.state.accepted_sources(), run.allow)
-        if trips:
-            raise GateError(trips)
-    for dest in destinations:
-        if load:
-            _verify(run, dest)
-            import_tree(dest)
-        _quarantine_imported(dest, quarantine)
+    # a destination read only from local files is read while the source is (in a thread);
+    # what it read is used, its hooks heard and its error raised only where it is imported
+    ahead = (_ReadAhead(destinations[0]) if load and saved is None and destinations
+             and _reads_ahead(destinations[0]) else None)
+    try:
+        if saved is None:  # the source gates: before any destination is used
+            if load:
+                import_tree(source)
+            _quarantine_imported(source, quarantine)
+            trips = check_quarantine(source, quarantine, summary.imported, run.allow)
+            if load and run.state is not None:
+                summary.sources = source_snapshots(source)
+                trips += check_source(source, summary.sources, run.state.accepted_sources(), run.allow)
+            if trips:
+                raise GateError(trips)
+        for dest in destinations:
+            if load:
+                if ahead is not None and dest is ahead.tree:  # the handler's check reads a whole tree
+                    summary.phases["import"] = summary.phases.get("import", 0.0) + ahead.wait()
+                _verify(run, dest)
+                import_tree(dest)
+            _quarantine_imported(dest, quarantine)
+    finally:
+        if ahead is not None:
+            ahead.finish()
     # every diff is computed before any handler begins: data a derived property cannot
     # compute, in any branch of any destination, stops the run with nothing changed
     # (or, where the branch quarantines, holds back that object)
@@ -272,6 +288,97 @@ def _execute(run: Run, source: TreeDeclaration, destinations: Sequence[TreeDecla
         return  # an interrupted run's source is not accepted: the next run checks it again
     if run.state is not None and summary.sources:
         run.state.accept(summary.sources)
+
+
+def _reads_ahead(tree: TreeDeclaration) -> bool:
+    """True when every branch of ``tree`` is read by an importer that reads only local files
+    (``read_ahead``) or branches of its own tree (``derived``), one of them the former."""
+    try:
+        classes = [importer_class(tree, branch) for branch in tree.branch_order]
+    except Exception:  # said when the tree is imported, in its turn
+        return False
+    return (any(c.read_ahead is True for c in classes)
+            and all(c.read_ahead is True or c.derived is True for c in classes))
+
+
+class _ReadAhead:
+    """A destination tree read in a thread while the source is imported.
+
+    Only a tree :func:`_reads_ahead` allows is read so: reading local files
+    early changes nothing anyone sees, and polars releases the GIL while it
+    parses, so the two sides are read on two cores. What the thread did is
+    heard in the main thread when the tree's turn comes (:meth:`join`): its
+    log lines and its hooks in the order they came, then its error, raised
+    there. So a run's messages, their order and its first error are what
+    they are when the tree is read in its turn; when the run stops before
+    (a source gate), nothing of it is heard.
+    """
+
+    def __init__(self, tree: TreeDeclaration) -> None:
+        self.tree = tree
+        self.heard: list[logging.LogRecord | tuple[bool, str, int]] = []  # (done?, branch, count)
+        self.error: BaseException | None = None
+        self._name = f"dss-read-ahead-{tree.name}-{id(self):x}"
+        self._handlers = _log_handlers()
+        for handler in self._handlers:
+            handler.addFilter(self._hold)
+        self._thread = threading.Thread(target=self._read, name=self._name, daemon=True)
+        self._thread.start()
+
+    def _hold(self, record: logging.LogRecord) -> bool:
+        """A handler's filter: the thread's log records are kept for later, not emitted."""
+        if record.threadName != self._name:
+            return True
+        if not self.heard or self.heard[-1] is not record:  # once, whichever handler sees it first
+            self.heard.append(record)
+        return False
+
+    def _read(self) -> None:
+        try:
+            load_tree(self.tree, on_branch=lambda branch, count: self.heard.append((True, branch, count)),
+                      on_progress=lambda branch, count: self.heard.append((False, branch, count)))
+        except BaseException as exc:  # raised in the main thread, in the tree's turn
+            self.error = exc
+
+    def wait(self) -> float:
+        """Wait for the thread to finish; the seconds waited."""
+        started = time.perf_counter()
+        self._thread.join()
+        return time.perf_counter() - started
+
+    def join(self, done: Callable[[str, int], None], progress: Callable[[str, int], None]) -> None:
+        """What the thread did, as :func:`~dss_core.loading.load_tree` would have done it here."""
+        self.wait()
+        self._unhook()
+        for item in self.heard:
+            if isinstance(item, logging.LogRecord):
+                logging.getLogger(item.name).handle(item)
+            else:
+                (done if item[0] else progress)(item[1], item[2])
+        self.heard = []
+        if self.error is not None:
+            raise self.error
+
+    def finish(self) -> None:
+        """The run goes on or stops: the thread is waited for (not after a signal); what it did
+        and was not heard is dropped."""
+        stopping = sys.exc_info()[1]
+        if not isinstance(stopping, (Interrupted, KeyboardInterrupt)):
+            self._thread.join()
+            self._unhook()
+        self.heard = []
+
+    def _unhook(self) -> None:
+        for handler in self._handlers:
+            handler.removeFilter(self._hold)
+        self._handlers = []
+
+
+def _log_handlers() -> list[logging.Handler]:
+    """Every handler of the root logger and of the loggers that have their own."""
+    loggers = [logging.getLogger(), *(logger for logger in logging.Logger.manager.loggerDict.values()
+                                      if isinstance(logger, logging.Logger) and logger.handlers)]
+    return list({id(h): h for logger in loggers for h in logger.handlers}.values())
 
 
 def _quarantine_imported(tree: TreeDeclaration, quarantine: Quarantine) -> None:

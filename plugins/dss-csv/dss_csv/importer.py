@@ -111,9 +111,14 @@ class CSVImporter(Importer):
 
     A subclass does not inherit the registered name ``csv``: give it its own
     ``name`` if a plugin registers it.
+
+    It reads only local files (``read_ahead``: a destination read by it is
+    read while the source is imported); a subclass that reads otherwise sets
+    ``read_ahead = False``.
     """
 
     name: ClassVar[str | None] = "csv"
+    read_ahead: ClassVar[bool] = True
     declared_settings: ClassVar[tuple[Setting, ...]] = (
         Setting("path", str | list[str], None,
                 "the file, a glob pattern, or a list of them (relative to the configuration)"),
