@@ -32,7 +32,7 @@ from typing import Any, Protocol, TypeVar
 
 from dss_core import Action
 
-from .bound import BoundLink, BoundTable, coerce, coerce_to, python_type
+from .bound import BoundLink, BoundTable, coerce, coerce_to, plain_array, python_type
 
 #: values per IN list or per executemany call (below SQLite's 32,766 variables)
 CHUNK = 500
@@ -67,6 +67,8 @@ class Writer(Protocol):
     def link_insert(self, bl: BoundLink) -> Any: ...
 
     def key_in(self, column: Any, values: Sequence[Any]) -> Any: ...
+
+    def arrays(self) -> bool: ...
 
 
 class Outcome:
@@ -213,6 +215,10 @@ def write_new(w: Writer, b: BoundTable, actions: Sequence[Action]) -> Outcome:
 def write_update(w: Writer, b: BoundTable, actions: Sequence[Action]) -> Outcome:
     """Set one column of many rows (actions of one attribute): ``UPDATE ... WHERE key = :key``, executed many."""
     column = b.columns[actions[0].attribute or ""]
+    if w.arrays() and plain_array(b.key) and plain_array(b.table.c[column]):
+        keys = [b.key_value(a.idnumber) for a in actions]
+        if len(set(keys)) == len(keys):  # (one statement updates a row once)
+            return Outcome(_update_from(w, b, column, keys, actions))
     mine = owned(w, b, [a.idnumber for a in actions])
     alone = {n for n, a in enumerate(actions) if a.idnumber not in mine}
     params = [b.update_params(a.idnumber, column, a.value)
@@ -222,10 +228,38 @@ def write_update(w: Writer, b: BoundTable, actions: Sequence[Action]) -> Outcome
     return Outcome(alone)
 
 
+def _update_from(w: Writer, b: BoundTable, column: str, keys: list[Any],
+                 actions: Sequence[Action]) -> set[int]:
+    """PostgreSQL: the updates in one ``UPDATE ... FROM unnest(...) RETURNING key`` per :data:`CHUNK`
+    (no query first); the positions whose row was not updated exactly once (none, not in the
+    scope, or two rows of that key), to run alone: what the query of :func:`owned` finds."""
+    col = b.table.c[column]
+    kind = python_type(col)
+    counts: dict[Any, int] = {}
+    for part in chunks(range(len(actions))):
+        params = {"dss_keys": [keys[n] for n in part],
+                  "dss_values": [coerce_to(kind, actions[n].value) for n in part]}
+        for (key,) in w.execute(b.update_from(column), params):
+            counts[key] = counts.get(key, 0) + 1
+    return {n for n, key in enumerate(keys) if counts.get(key) != 1}
+
+
 def write_old(w: Writer, b: BoundTable, actions: Sequence[Action]) -> Outcome:
     """Retire the rows (``UPDATE ... WHERE key IN``), or delete their link rows and them."""
     import sqlalchemy as sa
 
+    if b.map.retire and w.arrays():  # PostgreSQL: UPDATE ... RETURNING the rows retired, no query first
+        values = b.retired_values()
+        counts: dict[Any, int] = {}
+        of_key = {b.key_value(a.idnumber): a.idnumber for a in actions}
+        for some in chunks(list(of_key)):
+            match = w.key_in(b.key, list(some))
+            match = match if b.scope is None else sa.and_(match, b.scope)
+            for (key,) in w.execute(b.table.update().where(match).values(values).returning(b.key)):
+                counts[key] = counts.get(key, 0) + 1
+        retired = {of_key[k] for k, count in counts.items() if count == 1 and k in of_key}
+        # a row there twice was retired both times: run alone, as after the query of owned()
+        return Outcome({n for n, a in enumerate(actions) if a.idnumber not in retired}, "retired")
     mine = owned(w, b, [a.idnumber for a in actions])
     alone = {n for n, a in enumerate(actions) if a.idnumber not in mine}
     keys = [a.idnumber for n, a in enumerate(actions) if n not in alone]
@@ -288,6 +322,12 @@ def write_remove(w: Writer, b: BoundTable, actions: Sequence[Action]) -> Outcome
     alone, pairs = _link_pairs(w, b, bl, actions)
     there: set[tuple[Any, Any]] = set()
     wanted = list(pairs.items())
+    if w.arrays() and plain_array(bl.owner) and plain_array(bl.member):
+        # PostgreSQL: one DELETE ... USING unnest(...) RETURNING the pairs deleted, no query first
+        for part in chunks(wanted):
+            arrays = {"dss_owners": [p[0] for _, p in part], "dss_members": [p[1] for _, p in part]}
+            there.update((o, m) for o, m in w.execute(bl.delete_pairs(), arrays))
+        return Outcome(alone | {n for n, pair in wanted if pair not in there})
     for part in chunks(wanted, CHUNK // 2):
         owners = list(dict.fromkeys(p[0] for _, p in part))
         members = list(dict.fromkeys(p[1] for _, p in part))

@@ -36,6 +36,7 @@ class BoundLink:
         self.owner = table.c[link.owner]
         self.member = table.c[link.member]
         self._delete_one: Any = None
+        self._delete_pairs: Any = None
         self._types = (python_type(self.owner), python_type(self.member))
 
     def __iter__(self) -> Iterator[Any]:
@@ -90,6 +91,16 @@ class BoundLink:
         """The parameters of :meth:`delete_one` for one link row."""
         return {"dss_owner": coerce(self.owner, owner), "dss_member": coerce(self.member, member)}
 
+    def delete_pairs(self) -> Any:
+        """PostgreSQL: ``DELETE`` of the link rows of the pairs in arrays ``dss_owners`` and
+        ``dss_members`` (``USING unnest(...)``), ``RETURNING`` each pair deleted (built once)."""
+        if self._delete_pairs is None:
+            pairs = arrays("dss_owners", self.owner, "dss_members", self.member)
+            self._delete_pairs = self.table.delete().where(
+                self.owner == pairs.c.dss_a, self.member == pairs.c.dss_b).returning(
+                self.owner, self.member)
+        return self._delete_pairs
+
 
 class BoundTable:
     """One branch's mapping bound to reflected tables: what the generic methods write through.
@@ -112,6 +123,7 @@ class BoundTable:
         #: the WHERE condition of the rows this branch owns (None: every row)
         self.scope = scope_clause(tmap.scope, table)
         self._updates: dict[str, Any] = {}
+        self._updates_from: dict[str, Any] = {}
         self._key_type = python_type(self.key)
         self._typed = [(attr, column, python_type(table.c[column]))
                        for attr, column in columns.items()]
@@ -180,6 +192,22 @@ class BoundTable:
         """The parameters of :meth:`update_column` setting ``column`` of ``idnumber``'s row to ``value``."""
         return {"dss_key": self.key_value(idnumber), "dss_value": coerce(self.table.c[column], value)}
 
+    def update_from(self, column: str) -> Any:
+        """PostgreSQL: ``UPDATE ... SET column = v.dss_b FROM unnest(:dss_keys, :dss_values) AS v
+        WHERE key = v.dss_a [AND scope] RETURNING key``: many rows set in one statement, each
+        row updated named (built once per column)."""
+        statement = self._updates_from.get(column)
+        if statement is None:
+            import sqlalchemy as sa
+
+            values = arrays("dss_keys", self.key, "dss_values", self.table.c[column])
+            match = self.key == values.c.dss_a
+            if self.scope is not None:
+                match = sa.and_(match, self.scope)
+            statement = self._updates_from[column] = self.table.update().where(match).values(
+                {column: values.c.dss_b}).returning(self.key)
+        return statement
+
     def scope_state(self, idnumber: str | None) -> Any:
         """A query whose rows say where the row of ``idnumber`` is: none, 1 (in scope) or 0 (outside)."""
         import sqlalchemy as sa
@@ -187,6 +215,22 @@ class BoundTable:
         inside = sa.case((self.scope, 1), else_=0) if self.scope is not None else sa.literal(1)
         return sa.select(inside).select_from(self.table).where(
             self.key == self.key_value(idnumber))
+
+
+def arrays(first: str, a: Any, second: str, b: Any) -> Any:
+    """PostgreSQL: ``unnest(:first, :second) AS dss_v(dss_a, dss_b)``, two array parameters of the
+    types of columns ``a`` and ``b`` as a table of pairs (for ``UPDATE ... FROM``, ``DELETE ... USING``)."""
+    import sqlalchemy as sa
+    from sqlalchemy.dialects.postgresql import ARRAY
+
+    return sa.func.unnest(sa.bindparam(first, type_=ARRAY(a.type)),
+                          sa.bindparam(second, type_=ARRAY(b.type))).table_valued(
+        sa.column("dss_a", a.type), sa.column("dss_b", b.type), name="dss_v").render_derived()
+
+
+def plain_array(column: Any) -> bool:
+    """True when ``column``'s values go into a PostgreSQL array as they are (text, numbers, booleans)."""
+    return python_type(column) in (str, int, float, bool)
 
 
 _PYTHON_TYPES: dict[int, tuple[Any, type | None]] = {}

@@ -1059,6 +1059,17 @@ class SQLHandler(Handler):
             return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(column.type)))
         return column.in_(values)
 
+    def arrays(self) -> bool:
+        """True when a batch may send its keys and values as arrays (PostgreSQL through psycopg 3).
+
+        Then a batch of updates is one ``UPDATE ... FROM unnest(...) RETURNING``,
+        of link removes one ``DELETE ... USING unnest(...) RETURNING``, of
+        retirements one ``UPDATE ... RETURNING``: the rows written are named by
+        the statement itself, where elsewhere a query asks first which are
+        there (one round trip less per batch, one statement in place of one per row).
+        """
+        return self._copies()
+
     def _copies(self) -> bool:
         """True when the connection is PostgreSQL's through psycopg 3 (which can ``COPY``)."""
         dialect = self.connection.dialect

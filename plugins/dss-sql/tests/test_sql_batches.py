@@ -672,3 +672,78 @@ def test_links_only_takes_no_retire_nor_defaults() -> None:
                                                        member="course")}
         with pytest.raises(ConfigurationError, match="links_only writes link rows only"):
             TableMap("accounts", key="username", links_only=True, links=links, **bad)
+
+
+# -- rows the statement itself finds (PostgreSQL: UPDATE ... FROM, DELETE ... USING, RETURNING) --
+class Learner(Model):
+    name: str
+    courses: set[str] = set()
+
+
+TWICE = SQLMapping(users=TableMap("twice_accounts", key="login", retire={"locked": 1},
+                                  links={"courses": LinkMap("twice_courses", "login", "course")}))
+TWICE_QUERIES = {"accounts": "select login, name, locked from twice_accounts",
+                 "courses": "select login, course from twice_courses"}
+
+
+def twice_schema(url: str) -> None:
+    """Accounts without a unique key (a login may be there twice) and their courses."""
+    md = sa.MetaData()
+    accounts = sa.Table("twice_accounts", md, sa.Column("login", sa.String(64), nullable=False),
+                        sa.Column("name", sa.String(100), nullable=False),
+                        sa.Column("locked", sa.SmallInteger, nullable=False, server_default="0"))
+    courses = sa.Table("twice_courses", md, sa.Column("login", sa.String(64), nullable=False),
+                       sa.Column("course", sa.String(20), nullable=False))
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    md.create_all(engine)
+    with engine.begin() as conn:
+        conn.execute(accounts.insert(), [{"login": f"a{i:03}", "name": f"Old {i}"} for i in range(40)])
+        conn.execute(courses.insert(), [{"login": f"a{i:03}", "course": c}
+                                        for i in range(40) for c in ("c1", "c2")])
+    engine.dispose()
+
+
+def test_rows_there_twice_or_gone_are_written_alone_in_a_batch(db_url):
+    """Updates, link removes and retirements whose row is there twice, or gone since the plan, or
+    whose link row is gone: each has the result it has alone (PostgreSQL finds them from what its
+    one UPDATE / DELETE ... RETURNING wrote, the other databases by a query first)."""
+    records = [{"idnumber": f"a{i:03}", "name": f"New {i}", "courses": ["c1", "c2"]}
+               for i in range(20)]  # renamed
+    records += [{"idnumber": f"a{i:03}", "name": f"Old {i}", "courses": ["c1"]}
+                for i in range(20, 30)]  # c2 removed; a030-a039 retired
+
+    def between(url: str) -> None:
+        engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+        with engine.begin() as conn:
+            conn.execute(sa.text("insert into twice_accounts (login, name) values "
+                                 "('a005', 'Again 5'), ('a035', 'Again 35')"))
+            conn.execute(sa.text("delete from twice_accounts where login in ('a001', 'a031')"))
+            conn.execute(sa.text("delete from twice_courses where login = 'a021' and course = 'c2'"))
+        engine.dispose()
+
+    def source(url: str, handler: type) -> tuple[Tree, Tree]:
+        class SIS(Tree):
+            name = "sis"
+            users = Branch(Learner, importer=list(records))
+
+        class LMS(Tree):
+            name = "lms"
+            users = Branch(Learner, importer=TWICE.importer("users"))
+
+        LMS.handler = handler
+        config = Config({"trees": {"lms": {"url": url}}}, environ={})
+        src, (dest,) = Datastore("t", SIS, [LMS]).open(config)
+        src.load()
+        dest.load()
+        return src, dest
+
+    batched, plain, batches = both(db_url, twice_schema, source, TWICE_QUERIES, mapping=TWICE,
+                                   between=between)
+    assert batched == plain
+    assert {m for m, _ in batches} == {"update_name", "remove_courses_from_users", "old_users"}
+    outcome = {key.split(":")[-1]: (status, message) for key, status, message, _ in batched[0]}
+    assert outcome["a001"][0] is Status.FAILURE and "no row" in outcome["a001"][1]
+    assert outcome["a031"][0] is Status.FAILURE
+    assert outcome["a005"][0] is Status.SUCCESS and outcome["a035"][0] is Status.SUCCESS
+    rows = batched[1]["accounts"]
+    assert rows.count(("a005", "New 5", 0)) == 2 and rows.count(("a035", "Again 35", 1)) == 1
