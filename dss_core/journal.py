@@ -34,6 +34,8 @@ from .actions import NEW, OLD, Action, Result, jsonable
 from .private_files import FILE_MODE, private_folder
 
 _quoted = json.encoder.encode_basestring_ascii  # json.dumps of a str, without its checks
+#: ``json.dumps(value, default=str)`` with its encoder made once (dumps makes one per call)
+_encode = json.JSONEncoder(default=str).encode
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -119,16 +121,12 @@ class Journal:
 
     def intend(self, actions: Sequence[Action]) -> list[int]:
         """Record the intent of ``actions`` (one unit) before they are handed over; their numbers."""
-        rows = []
-        now = _now()
-        numbers = []
-        for action in actions:
-            self._seq += 1
-            numbers.append(self._seq)
-            rows.append((self.run_id, self._seq, action.key, action.tree, action.branch,
-                         action.method, action.kind, action.idnumber, action.attribute,
-                         _json(action.value), _json(action.old_value), now,
-                         _object(action)))
+        now, run_id, first = _now(), self.run_id, self._seq + 1
+        rows = [(run_id, seq, a.key, a.tree, a.branch, a.method, a.kind, a.idnumber, a.attribute,
+                 _json(a.value), _json(a.old_value), now, _object(a))
+                for seq, a in enumerate(actions, first)]
+        self._seq += len(rows)
+        numbers = list(range(first, self._seq + 1))
         with self._db:  # one transaction: the last unit's outcomes, then this unit's intents
             self._db.execute("BEGIN")
             self._write_outcomes()
@@ -232,12 +230,11 @@ def _object(action: Action) -> str | None:
     it) and tracked values. None for the other kinds.
     """
     if action.kind == NEW and action.source is not None:
-        return json.dumps({"tracked": _values(action.source.values())}, default=str)
+        return _encode({"tracked": _values(action.source.values())})
     if action.kind == OLD and action.dest is not None:
         dest = action.dest
         fields = {name: getattr(dest, name, None) for name in type(dest).schema().fields}
-        return json.dumps({"fields": _values(fields), "tracked": _values(dest.values())},
-                          default=str)
+        return _encode({"fields": _values(fields), "tracked": _values(dest.values())})
     return None
 
 
@@ -255,4 +252,4 @@ def _json(value: Any) -> str:
         return "null"
     if type(value) is str:
         return _quoted(value)
-    return json.dumps(jsonable(value), default=str)
+    return _encode(jsonable(value))
