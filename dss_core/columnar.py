@@ -21,6 +21,10 @@ same pass), and ``rows``, when given, must be the number of rows collected.
 :data:`LINE` as the reader vouches for them (dss-csv: the lines holding a quote,
 as the ``csv`` module reads them): the rows collected at those lines must be
 the same, else the object path.
+``pending``, when given, is an object whose ``result()`` gives more of these
+keys (dss-csv: ``rows`` and ``check``) or None (the object path): the reader's
+checks, made in a thread while the core collects the frame (polars releases
+the GIL while it reads); the core asks for it once the frame is collected.
 ``fetch(rows)``, when given, reads the given rows again (0-based positions
 in the frame) and returns their text columns and :data:`LINE` as a
 DataFrame, in the order asked: the core then keeps per row only the idnumber,
@@ -139,7 +143,8 @@ def collect_columns(given: Mapping[str, Any], model: type[Model]) -> dict[str, A
 
     frame = given["frame"]
     if not isinstance(frame, pl.LazyFrame):
-        return dict(given)
+        more = given["pending"].result() if given.get("pending") is not None else {}
+        return None if more is None else {**{k: v for k, v in given.items() if k != "pending"}, **more}
     out = dict(given)
     schema = frame.collect_schema()
     names = [c for c in schema.names() if c not in (LINE, VALID)]
@@ -161,6 +166,13 @@ def collect_columns(given: Mapping[str, Any], model: type[Model]) -> dict[str, A
         out.setdefault("columns", names)
     else:
         got = frame.with_columns(valid.alias(VALID)).collect(engine="streaming")
+    pending = out.pop("pending", None)
+    if pending is not None:  # the reader's checks, made while polars read the frame
+        more = pending.result()
+        if more is None:
+            return None
+        out.update(more)
+        given = out
     if got.height and not got.get_column(VALID).all():
         return None
     if given.get("rows") is not None and got.height != given["rows"]:

@@ -129,8 +129,23 @@ def _lazy_derived(given: Mapping[str, Any], model: type[Model]) -> Mapping[str, 
         out["fetch"] = lambda rows: fetch(rows).with_columns(exprs)
     if given.get("check") is not None:  # the rows the reader vouches for: theirs too
         out["check"] = given["check"].with_columns(exprs)
+    if given.get("pending") is not None:  # (the same, once the reader's checks are made)
+        out["pending"] = _WithDerived(given["pending"], exprs)
     out["derived"] = True  # (for _rows: the columns are there already)
     return out
+
+
+class _WithDerived:
+    """A reader's pending checks whose ``check`` rows get the derived columns."""
+
+    def __init__(self, pending: Any, exprs: list[Any]) -> None:
+        self._pending, self._exprs = pending, exprs
+
+    def result(self) -> dict[str, Any] | None:
+        more = self._pending.result()
+        if more is None or more.get("check") is None:
+            return more
+        return {**more, "check": more["check"].with_columns(self._exprs)}
 
 
 def _has_derived_branch(tree: Any) -> bool:

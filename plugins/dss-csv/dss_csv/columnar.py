@@ -34,7 +34,8 @@ import csv
 import itertools
 import os
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dss_core import InputError, Record
@@ -47,6 +48,7 @@ if TYPE_CHECKING:
 LINE = "_dss_line"  # the line column the core reads (dss_core.columnar.LINE)
 VALID = "_dss_valid"  # the rows polars read as the csv module does (dss_core.columnar.VALID)
 _BOM = b"\xef\xbb\xbf"
+_SLICE = 1 << 23  # bytes of the file read and searched at once by the byte checks
 
 
 def read_columns(importer: CSVImporter) -> dict[str, Any] | None:
@@ -80,10 +82,10 @@ def read_columns(importer: CSVImporter) -> dict[str, Any] | None:
         return None
     path = files[0]
     stat = os.stat(path)
-    raw = path.read_bytes()
-    bom = len(_BOM) if raw.startswith(_BOM) else 0
-    header_end = raw.find(b"\n")
-    header = raw[bom:header_end if header_end >= 0 else len(raw)].decode("utf-8")
+    with open(path, "rb") as fh:
+        head = fh.readline()
+    bom = len(_BOM) if head.startswith(_BOM) else 0
+    header = head[bom:len(head) - 1 if head.endswith(b"\n") else len(head)].decode("utf-8")
     names = [c.strip() for c in next(csv.reader([header], **dialect))]
     rename = importer._mapping("rename", "rename")
     lists = importer._mapping("lists", "list_columns")
@@ -92,45 +94,104 @@ def read_columns(importer: CSVImporter) -> dict[str, Any] | None:
     if [attr for _, attr, _ in plan] != list(first.values):
         return None
     table, _, _ = _control_check(dialect)
-    if raw.translate(None, bytes(b for b in range(256) if table[b])):
-        return None  # a refused control character: the bytes left when every other is deleted
-    if raw.find(b"\r") >= 0 and raw.count(b"\r") != raw.count(b"\r\n"):
-        return None  # a lone CR: a line break to the csv module, not to polars
-    width = len(names)
-    found = _quoted_lines(raw, delimiter, quote, width, dialect)
-    del raw
-    if found is None:
-        return None
-    quoted, lines = found
+    kept = bytes(b for b in range(256) if table[b])
     fields = [attr for _, attr, _ in plan]
-    check = pl.DataFrame({attr: [row[index] for row in quoted.values()] for index, attr, _ in plan},
-                         schema=dict.fromkeys(fields, pl.String)).with_columns(
-        pl.Series(LINE, list(quoted), dtype=pl.Int64))
+    width = len(names)
+
+    def checks() -> dict[str, Any] | None:
+        """The byte checks: ``rows`` and ``check``, or None (the object path)."""
+        found = _scan(path, stat, kept, delimiter, quote, width, dialect)
+        if found is None:
+            return None
+        quoted, lines = found
+        check = pl.DataFrame({attr: [row[index] for row in quoted.values()] for index, attr, _ in plan},
+                             schema=dict.fromkeys(fields, pl.String)).with_columns(
+            pl.Series(LINE, list(quoted), dtype=pl.Int64))
+        return {"rows": lines - 1, "check": check}
+
     return {"frame": _frame(path, delimiter, quote, width, plan, limit),
-            "source": importer._display(path), "rows": lines - 1, "check": check,
+            "source": importer._display(path), "pending": Pending(checks),
             "lists": {attr: sep for _, attr, sep in plan if sep is not None},
             "fetch": _Fetch(path, stat, dialect, plan, fields, importer._display(path))}
 
 
-def _quoted_lines(raw: bytes, delimiter: str, quote: str, width: int,
-                  dialect: dict[str, Any]) -> tuple[dict[int, list[str]], int] | None:
+class Pending:
+    """A function run in a thread from now on; :meth:`result` waits for what it returns (or raises
+    what it raised). The byte checks run so while polars parses the file (it releases the GIL)."""
+
+    def __init__(self, function: Callable[[], Any]) -> None:
+        self._function = function
+        self._value: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, name="dss-csv-checks", daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        try:
+            self._value = self._function()
+        except BaseException as exc:  # raised by result(), in the caller's thread
+            self._error = exc
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._value
+
+
+def _scan(path: Path, stat: os.stat_result, kept: bytes, delimiter: str, quote: str, width: int,
+          dialect: dict[str, Any]) -> tuple[dict[int, list[str]], int] | None:
     """({line number: its fields as the csv module reads them} of the data lines holding a quote
-    character, the number of lines); None when a line outside quotes has another width than
-    the header's, or a line with quotes is not one row of that width to the csv module."""
+    character, the number of lines); None when the file holds a refused control character (a
+    byte left when the ``kept`` ones are deleted) or a lone CR, a line outside quotes has
+    another width than the header's, a line with quotes is not one row of that width to the
+    csv module, or the file changed since ``stat``.
+
+    The file is read :data:`_SLICE` bytes at a time, each slice cut after its last LF (the
+    rest goes with the next): a few MiB held, not the file.
+    """
     sep, q = delimiter.encode(), quote.encode()
     quoted: dict[int, bytes] = {}  # line index (0: the header) -> the line
-    line = previous = 0
-    pos = raw.find(q)
-    while pos >= 0:
-        line += raw.count(b"\n", previous, pos)
-        start = raw.rfind(b"\n", 0, pos) + 1
-        end = raw.find(b"\n", pos)
-        end = len(raw) if end < 0 else end
-        quoted[line] = raw[start:end]
-        previous = pos
-        pos = raw.find(q, end)
-    lines = line + raw.count(b"\n", previous) + (0 if raw.endswith(b"\n") else 1)
-    outside = raw.count(sep) - sum(text.count(sep) for text in quoted.values())
+    line = seps = 0  # LFs before the current part; delimiters so far
+    rest = b""
+    with open(path, "rb") as fh:
+        while True:
+            block = fh.read(_SLICE)
+            data = rest + block if rest else block
+            if not block:  # the end: what is left is the last line, without LF
+                part, rest = data, b""
+                if not part:
+                    break
+            else:
+                cut = data.rfind(b"\n") + 1
+                if cut == 0:
+                    rest = data  # no LF yet: a line longer than a slice
+                    continue
+                part, rest = data[:cut], data[cut:]
+            if part.translate(None, kept):
+                return None  # a refused control character: the bytes left when every other is deleted
+            if part.find(b"\r") >= 0 and part.count(b"\r") != part.count(b"\r\n"):
+                return None  # a lone CR: a line break to the csv module, not to polars
+            seps += part.count(sep)
+            previous = 0
+            pos = part.find(q)
+            while pos >= 0:
+                line += part.count(b"\n", previous, pos)
+                start = part.rfind(b"\n", 0, pos) + 1
+                end = part.find(b"\n", pos)
+                end = len(part) if end < 0 else end
+                quoted[line] = part[start:end]
+                previous = pos
+                pos = part.find(q, end)
+            line += part.count(b"\n", previous)
+            if not block:
+                line += 1  # the last line, without LF
+                break
+        now = os.fstat(fh.fileno())
+    if (now.st_size, now.st_mtime_ns, now.st_ino) != (stat.st_size, stat.st_mtime_ns, stat.st_ino):
+        return None  # changed while it was read: the object path reads it again
+    lines = line
+    outside = seps - sum(text.count(sep) for text in quoted.values())
     if outside != (lines - len(quoted)) * (width - 1):
         return None  # a line outside quotes with fewer fields (polars fills them with "")
     out: dict[int, list[str]] = {}
