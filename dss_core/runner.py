@@ -259,13 +259,14 @@ def _execute(run: Run, source: TreeDeclaration, destinations: Sequence[TreeDecla
     trips = [line for dest, actions in plans for line in check_limits(dest, actions, run.allow)]
     if run.dry_run:
         debug = log.isEnabledFor(logging.DEBUG)
+        tell, add, planned = _listeners(run), summary.add, Status.PLANNED  # (26,533 in peers_csv at 1M)
         for _, actions in plans:
             for action in actions:
                 if debug:
                     log.debug("%s: planned", action.message)
-                result = Result(action, Status.PLANNED)
-                summary.add(result)
-                hook.dss_report_result(run=run, result=result)
+                result = Result(action, planned)
+                add(result)
+                tell(result)
     if model_errors:
         raise _model_errors(model_errors)
     if trips:
