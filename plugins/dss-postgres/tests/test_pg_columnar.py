@@ -110,7 +110,7 @@ def create(url: str, columns: list[str], rows: list[dict[str, Any]]) -> None:
     engine.dispose()
 
 
-@settings(max_examples=int(os.environ.get("COLUMNAR_EXAMPLES", "40")), deadline=None,
+@settings(max_examples=int(os.environ.get("COLUMNAR_EXAMPLES", "15")), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 @pytest.mark.parametrize("method", METHODS)
@@ -205,7 +205,7 @@ def accounts(draw: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return rows, links
 
 
-@settings(max_examples=int(os.environ.get("COLUMNAR_EXAMPLES", "30")), deadline=None,
+@settings(max_examples=int(os.environ.get("COLUMNAR_EXAMPLES", "15")), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 @pytest.mark.parametrize("method", METHODS)

@@ -135,7 +135,7 @@ def source_records(rows: list[dict[str, Any]], draw: Any) -> list[dict[str, Any]
     return out
 
 
-@settings(max_examples=int(os.environ.get("COLUMNAR_EXAMPLES", "40")), deadline=None,
+@settings(max_examples=int(os.environ.get("COLUMNAR_EXAMPLES", "15")), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_columnar_branch_and_plan_equal_the_object_path(db_url: str, data: Any) -> None:
@@ -284,7 +284,7 @@ def accounts(draw: Any) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     return rows, links
 
 
-@settings(max_examples=int(os.environ.get("COLUMNAR_EXAMPLES", "40")), deadline=None,
+@settings(max_examples=int(os.environ.get("COLUMNAR_EXAMPLES", "15")), deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 @given(data=st.data())
 def test_a_table_map_with_links_equals_the_object_path(db_url: str, data: Any) -> None:
