@@ -49,7 +49,7 @@ if TYPE_CHECKING:
 
 TAG = "\x00"  # starts the text of every value that is not a plain str
 BATCH = 1 << 16  # rows per batch when a property's body is evaluated
-_ODD_SPACE = "[\x1c-\x1f]"  # whitespace to Python's str.strip but not to polars' strip_chars
+_ODD_CHARS = "\x1c\x1d\x1e\x1f"  # whitespace to Python's str.strip but not to polars' strip_chars
 
 
 class NotColumnar(Exception):
@@ -180,14 +180,18 @@ def held(frame: polars.DataFrame, lists: Mapping[str, str], model: type[Model],
         dtype = {int: pl.Int64, float: pl.Float64, bool: pl.Boolean}[f.type]
         return column.replace_strict(old, pl.Series(new, dtype=dtype), return_dtype=dtype)
     sep = lists[name]
-    if column.str.contains(_ODD_SPACE).any():  # Python strips these, polars does not: split here
+    # Python strips \x1c-\x1f, polars does not: split in Python where an element may hold one
+    # (a one-character separator among them is never in an element: text_lists' \x1f)
+    odd = "".join(c for c in _ODD_CHARS if c != sep) if len(sep) == 1 else _ODD_CHARS
+    if not column.str.contains(f"[\\s{odd}]").any():
+        # no whitespace at all (one scan): nothing to strip, only the empty elements to drop
+        parts = column.str.split(sep).list.eval(pl.element().filter(pl.element() != ""))
+    elif column.str.contains(f"[{odd}]").any():
         parts = pl.Series(name, [split_list(v, sep) for v in column.to_list()],
                           dtype=pl.List(pl.String))
-    elif column.str.contains(r"\s").any():
+    else:
         parts = column.str.split(sep).list.eval(
             pl.element().str.strip_chars().filter(pl.element().str.strip_chars() != ""))
-    else:  # no whitespace at all: nothing to strip, only the empty elements to drop
-        parts = column.str.split(sep).list.eval(pl.element().filter(pl.element() != ""))
     return parts.alias(name)
 
 

@@ -229,7 +229,7 @@ IDS = [str(n) for n in range(1, 13)]
 NAMES = ["", "Ann", "Bo", "ann", "é", "int", "true", "\x00x", "a b", 'x, "y"']
 GRADES = ["", "1", "01", "12"]
 BOOLS = ["true", "false", "yes", "0"]
-GROUPS = ["", "g-1", "g-1;h-2", "h-2;g-1", " g-1 ; ;k-3", "k-3;k-3"]
+GROUPS = ["", "g-1", "g-1;h-2", "h-2;g-1", " g-1 ; ;k-3", "k-3;k-3", "\u00a0h-2;g-10;g-9"]
 TAGS = ["", "a", "a|b", "b|a", "a| |a"]
 
 
