@@ -46,6 +46,7 @@ columnar library).
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import threading
 from collections.abc import Callable, ItemsView, Iterator, Mapping, Sequence
@@ -145,6 +146,17 @@ def collect_columns(given: Mapping[str, Any], model: type[Model]) -> dict[str, A
     says how to read the rest again and ``"fields"`` names every field. A
     DataFrame is given back as it is.
     """
+    try:
+        return _collect_columns(given, model)
+    except BaseException:
+        pending = given.get("pending")
+        if pending is not None:  # its thread done before the object path reads the file again
+            with contextlib.suppress(Exception):
+                pending.result()
+        raise
+
+
+def _collect_columns(given: Mapping[str, Any], model: type[Model]) -> dict[str, Any] | None:
     import polars as pl
 
     frame = given["frame"]
