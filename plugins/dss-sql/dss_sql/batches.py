@@ -148,10 +148,11 @@ def owner_values(w: Writer, b: BoundTable, bl: BoundLink, idnumbers: Sequence[An
     if bl.owner_id is not None:
         found, _ = w.lookup_ids(b.table, b.key, bl.owner_id, b.scope, list(idnumbers))
         return {i: coerce(bl.owner, found[i]) for i in idnumbers if i in found}
+    kind, key = python_type(bl.owner), b.key_value
     if b.scope is not None and not checked:
         mine = owned(w, b, idnumbers)
-        return {i: coerce(bl.owner, b.key_value(i)) for i in idnumbers if i in mine}
-    return {i: coerce(bl.owner, b.key_value(i)) for i in idnumbers}
+        return {i: coerce_to(kind, key(i)) for i in idnumbers if i in mine}
+    return {i: coerce_to(kind, key(i)) for i in idnumbers}
 
 
 def member_values(w: Writer, bl: BoundLink, members: Sequence[Any]) -> dict[Any, Any]:

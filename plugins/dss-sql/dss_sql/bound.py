@@ -95,8 +95,11 @@ class BoundLink:
         """PostgreSQL: ``DELETE`` of the link rows of the pairs in arrays ``dss_owners`` and
         ``dss_members`` (``USING unnest(...)``), ``RETURNING`` each pair deleted (built once)."""
         if self._delete_pairs is None:
-            pairs = arrays("dss_owners", self.owner, "dss_members", self.member)
+            import sqlalchemy as sa
+
+            pairs, owners, members = arrays("dss_owners", self.owner, "dss_members", self.member)
             self._delete_pairs = self.table.delete().where(
+                self.owner == sa.any_(owners), self.member == sa.any_(members),
                 self.owner == pairs.c.dss_a, self.member == pairs.c.dss_b).returning(
                 self.owner, self.member)
         return self._delete_pairs
@@ -129,7 +132,11 @@ class BoundTable:
                        for attr, column in columns.items()]
 
     def key_value(self, idnumber: str | None) -> Any:
-        return coerce(self.key, idnumber)
+        """``idnumber`` as the key column holds it (:func:`coerce`, the column's type looked up once)."""
+        kind = self._key_type
+        if idnumber is None or kind is None or type(idnumber) is kind:
+            return idnumber
+        return coerce_to(kind, idnumber)
 
     def row_values(self, obj: Any) -> dict[str, Any]:
         """Column values of ``obj`` for this table (key and mapped scalar attributes)."""
@@ -200,8 +207,8 @@ class BoundTable:
         if statement is None:
             import sqlalchemy as sa
 
-            values = arrays("dss_keys", self.key, "dss_values", self.table.c[column])
-            match = self.key == values.c.dss_a
+            values, keys, _ = arrays("dss_keys", self.key, "dss_values", self.table.c[column])
+            match = sa.and_(self.key == sa.any_(keys), self.key == values.c.dss_a)
             if self.scope is not None:
                 match = sa.and_(match, self.scope)
             statement = self._updates_from[column] = self.table.update().where(match).values(
@@ -217,15 +224,31 @@ class BoundTable:
             self.key == self.key_value(idnumber))
 
 
-def arrays(first: str, a: Any, second: str, b: Any) -> Any:
+def arrays(first: str, a: Any, second: str, b: Any) -> tuple[Any, Any, Any]:
     """PostgreSQL: ``unnest(:first, :second) AS dss_v(dss_a, dss_b)``, two array parameters of the
-    types of columns ``a`` and ``b`` as a table of pairs (for ``UPDATE ... FROM``, ``DELETE ... USING``)."""
+    types of columns ``a`` and ``b`` as a table of pairs (for ``UPDATE ... FROM``, ``DELETE ... USING``),
+    and the two parameters (for ``a = ANY(:first)``, which lets the planner pick the rows first:
+    without it, PostgreSQL may hash the whole table to join it with the pairs)."""
+    import sqlalchemy as sa
+
+    one, two = sa.bindparam(first, type_=array_of(a)), sa.bindparam(second, type_=array_of(b))
+    pairs = sa.func.unnest(one, two).table_valued(
+        sa.column("dss_a", a.type), sa.column("dss_b", b.type), name="dss_v").render_derived()
+    return pairs, one, two
+
+
+def array_of(column: Any) -> Any:
+    """PostgreSQL: the type of an array parameter of ``column``'s values: its type, without the
+    length of a text column. The array is cast to it, and an explicit cast to ``VARCHAR(200)``
+    cuts a longer text short where writing it to the column fails (a key compared cut short
+    could even match another row)."""
     import sqlalchemy as sa
     from sqlalchemy.dialects.postgresql import ARRAY
 
-    return sa.func.unnest(sa.bindparam(first, type_=ARRAY(a.type)),
-                          sa.bindparam(second, type_=ARRAY(b.type))).table_valued(
-        sa.column("dss_a", a.type), sa.column("dss_b", b.type), name="dss_v").render_derived()
+    kind = column.type
+    if isinstance(kind, sa.String) and getattr(kind, "length", None) is not None:
+        kind = sa.String()
+    return ARRAY(kind)
 
 
 def plain_array(column: Any) -> bool:

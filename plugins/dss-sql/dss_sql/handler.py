@@ -1054,9 +1054,11 @@ class SQLHandler(Handler):
         """
         if self._copies():
             import sqlalchemy as sa
-            from sqlalchemy.dialects.postgresql import ARRAY
 
-            return column == sa.any_(sa.bindparam(None, list(values), type_=ARRAY(column.type)))
+            from .bound import array_of
+
+            # (the array's text type without its length: a longer key cut short would match)
+            return column == sa.any_(sa.bindparam(None, list(values), type_=array_of(column)))
         return column.in_(values)
 
     def arrays(self) -> bool:
@@ -1089,10 +1091,12 @@ class SQLHandler(Handler):
         sql = (f"COPY {quote.format_table(table)} ({', '.join(quote.quote(c) for c in columns)}) "
                "FROM STDIN")
         dbapi = self.connection.connection.driver_connection
+        values = operator.itemgetter(*columns) if len(columns) > 1 else (
+            lambda row: (row[columns[0]],))
         try:
             with dbapi.cursor() as cur, cur.copy(sql) as copy:  # type: ignore[union-attr]
                 for row in rows:
-                    copy.write_row([row[c] for c in columns])
+                    copy.write_row(values(row))
         except psycopg.Error as exc:
             raise sa_exc.DBAPIError.instance(sql, None, exc, psycopg.Error,
                                              dialect=self.connection.dialect) from exc
