@@ -13,7 +13,12 @@ them with one statement per table and kind instead of one per action:
   ``DELETE`` of the link rows and rows;
 * ``add`` / ``remove``: the link rows inserted or deleted together.
 
-Every condition a single action checks is checked for the whole batch with
+On PostgreSQL (:meth:`~dss_sql.SQLHandler.arrays`), updates, link removes
+and retirements are each one statement with arrays as parameters
+(``UPDATE ... FROM unnest(...)``, ``DELETE ... USING unnest(...)``,
+``UPDATE ... WHERE key = ANY(...)``) that returns the rows it wrote: an
+action whose row it did not write exactly once is run alone, as one the
+query below did not find. Elsewhere, every condition a single action checks is checked for the whole batch with
 one query before anything is written (the row there, once, in the scope;
 the ids found). An action that would not simply succeed is not written in
 the batch: it is returned to be run **alone**, through the handler's own
