@@ -20,22 +20,33 @@ Values are personal data: the file is 0600, and nothing here logs them.
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import json
+import operator
 import os
 import socket
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .actions import NEW, OLD, Action, Result, jsonable
+from .actions import NEW, OLD, Action, Model, Result, jsonable
 from .private_files import FILE_MODE, private_folder
 
 _quoted = json.encoder.encode_basestring_ascii  # json.dumps of a str, without its checks
 #: ``json.dumps(value, default=str)`` with its encoder made once (dumps makes one per call)
 _encode = json.JSONEncoder(default=str).encode
+_c_encoder = getattr(json.encoder, "c_make_encoder", None)
+if _c_encoder is not None:  # CPython: JSONEncoder.encode makes this C encoder on every call
+    _chunks = _c_encoder(None, str, _quoted, None, ": ", ", ", False, False, True)
+
+    def _encode_object(value: dict[str, Any]) -> str:
+        """``_encode(value)`` of a dict, the C encoder called directly (no circular check)."""
+        return "".join(_chunks(value, 0))
+else:  # pragma: no cover (another Python)
+    _encode_object = _encode  # type: ignore[assignment]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -50,7 +61,18 @@ CREATE TABLE IF NOT EXISTS actions (
     outcome TEXT, message TEXT, done TEXT, object TEXT,
     PRIMARY KEY (run_id, seq));
 CREATE INDEX IF NOT EXISTS actions_by_key ON actions (key, outcome);
+CREATE TABLE IF NOT EXISTS outcomes (
+    run_id TEXT NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL, outcome TEXT NOT NULL,
+    message TEXT, done TEXT, PRIMARY KEY (run_id, first));
 """
+# Outcomes are rows of ``outcomes``, one per run of consecutive actions with the same outcome
+# and message (a batch's successes: one row), not written into each action's row: rewriting
+# every row (its object's values, its index entry) cost as much as inserting it. Journals
+# written before keep their outcomes in ``actions.outcome``; both are read, the row's first.
+
+#: an action's outcome (``a``: a row of ``actions``), wherever it was written
+_OUTCOME = ("coalesce(a.outcome, (SELECT o.outcome FROM outcomes o WHERE o.run_id = a.run_id "
+            "AND o.first <= a.seq AND o.last >= a.seq ORDER BY o.first DESC LIMIT 1))")
 
 RUNNING, DONE, INTERRUPTED, KILLED = "running", "done", "interrupted", "killed"
 
@@ -158,8 +180,8 @@ class Journal:
     def _write_outcomes(self) -> None:
         if self._pending:
             self._db.executemany(
-                "UPDATE actions SET outcome = ?, message = ?, done = ? "
-                "WHERE run_id = ? AND seq BETWEEN ? AND ?", self._pending)
+                "INSERT INTO outcomes (outcome, message, done, run_id, first, last) "
+                "VALUES (?, ?, ?, ?, ?, ?)", self._pending)
             self._pending = []
 
     def finish(self, status: str, exit_code: int) -> None:
@@ -183,9 +205,11 @@ class Journal:
             "SELECT id, started, planned, status FROM runs WHERE datastore = ? AND mode = 'apply' "
             "AND reported = 0 AND id != ? ORDER BY started", (datastore, self.run_id or ""))
         for run_id, started, planned, status in stale.fetchall():
-            done, unknown = self._db.execute(
-                "SELECT count(outcome), count(*) - count(outcome) FROM actions WHERE run_id = ?",
+            intended, done = self._db.execute(
+                "SELECT count(*), count(outcome) + (SELECT coalesce(sum(last - first + 1), 0) "
+                "FROM outcomes WHERE run_id = ?1) FROM actions WHERE run_id = ?1",
                 (run_id,)).fetchone()
+            unknown = intended - done
             found.append(Interruption(run_id, started, planned, done, unknown, status))
             self._db.execute("UPDATE runs SET reported = 1, status = CASE status WHEN ? THEN ? "
                              "ELSE status END WHERE id = ?", (RUNNING, KILLED, run_id))
@@ -193,20 +217,31 @@ class Journal:
 
     def succeeded(self, key: str) -> bool:
         """True when an action of this key succeeded in any journaled run (for side effects once)."""
-        row = self._db.execute("SELECT 1 FROM actions WHERE key = ? AND outcome = 'success' "
+        row = self._db.execute(f"SELECT 1 FROM actions a WHERE a.key = ? AND {_OUTCOME} = 'success' "
                                "LIMIT 1", (key,)).fetchone()
         return row is not None
 
     def actions_of(self, run_id: str) -> list[dict[str, Any]]:
         """What run ``run_id`` did, in order (for undo and reports)."""
+        ranges: dict[str, list[tuple[int, int, str, str]]] = {}
+        for run, first, last, outcome, message in self._db.execute(
+                "SELECT run_id, first, last, outcome, message FROM outcomes WHERE run_id LIKE ? "
+                "ORDER BY run_id, first", (f"{run_id}%",)):
+            ranges.setdefault(run, []).append((first, last, outcome, message))
+        starts = {run: [r[0] for r in found] for run, found in ranges.items()}
         cursor = self._db.execute(
-            "SELECT seq, key, tree, branch, method, kind, idnumber, attribute, value, old_value, "
-            "outcome, message, object FROM actions WHERE run_id LIKE ? ORDER BY seq",
+            "SELECT run_id, seq, key, tree, branch, method, kind, idnumber, attribute, value, "
+            "old_value, outcome, message, object FROM actions WHERE run_id LIKE ? ORDER BY seq",
             (f"{run_id}%",))
         names = [c[0] for c in cursor.description]
         out = []
         for row in cursor:
             item = dict(zip(names, row, strict=True))
+            run = item.pop("run_id")
+            if item["outcome"] is None and run in ranges:  # written as a range (see SCHEMA)
+                at = bisect.bisect_right(starts[run], item["seq"]) - 1
+                if at >= 0 and ranges[run][at][1] >= item["seq"]:
+                    item["outcome"], item["message"] = ranges[run][at][2:]
             item["value"] = json.loads(item["value"])
             item["old_value"] = json.loads(item["old_value"])
             item["object"] = json.loads(item["object"]) if item["object"] else None
@@ -230,20 +265,46 @@ def _object(action: Action) -> str | None:
     it) and tracked values. None for the other kinds.
     """
     if action.kind == NEW and action.source is not None:
-        return _encode({"tracked": _values(action.source.values())})
+        return _encode_object({"tracked": _tracked(action.source)})
     if action.kind == OLD and action.dest is not None:
         dest = action.dest
         fields = {name: getattr(dest, name, None) for name in type(dest).schema().fields}
-        return _encode({"fields": _values(fields), "tracked": _values(dest.values())})
+        return _encode_object({"fields": _values(fields), "tracked": _tracked(dest)})
     return None
 
 
 _PLAIN = frozenset({str, int, float, bool, type(None)})
+#: per tuple of tracked names, a function giving an object's values of them as a tuple
+_getters: dict[tuple[str, ...], Callable[[Any], tuple[Any, ...]]] = {}
 
 
 def _values(values: dict[str, Any]) -> dict[str, Any]:
     return {name: value if type(value) in _PLAIN else jsonable(value)
             for name, value in values.items()}
+
+
+def _tracked(obj: Model) -> dict[str, Any]:
+    """``_values(obj.values())``, the values read by one ``attrgetter`` call."""
+    if type(obj).values is not Model.values:  # a model of its own making: ask it
+        return _values(obj.values())
+    names = type(obj).schema().tracked
+    get = _getters.get(names)
+    if get is None:
+        get = _getters[names] = _getter(names)
+    values = get(obj)
+    if _PLAIN.issuperset(map(type, values)):
+        return dict(zip(names, values, strict=True))
+    return {name: value if type(value) in _PLAIN else jsonable(value)
+            for name, value in zip(names, values, strict=True)}
+
+
+def _getter(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    if len(names) > 1:
+        return operator.attrgetter(*names)
+    if names:
+        one = operator.attrgetter(names[0])
+        return lambda obj: (one(obj),)
+    return lambda obj: ()
 
 
 def _json(value: Any) -> str:

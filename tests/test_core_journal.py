@@ -5,6 +5,9 @@ from __future__ import annotations
 import stat
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from dss_core import Action, Result, Status
 from dss_core.journal import DONE, Journal
 
@@ -84,3 +87,89 @@ def test_each_outcome_of_a_batch_is_its_own_though_runs_of_one_are_written_toget
     assert done == [("0", "success", ""), ("1", "success", ""), ("2", "failure", "no row"),
                     ("3", "success", ""), ("4", "success", ""), ("5", "skipped", ""),
                     ("6", "success", "retired"), ("7", "success", "retired"), ("8", None, None)]
+
+
+#: the journal's tables as written before outcomes became ranges (dss up to 90f67e4)
+OLD_SCHEMA = """
+CREATE TABLE runs (
+    id TEXT PRIMARY KEY, datastore TEXT NOT NULL, mode TEXT NOT NULL,
+    started TEXT NOT NULL, finished TEXT, status TEXT NOT NULL,
+    pid INTEGER, host TEXT, planned INTEGER NOT NULL DEFAULT 0,
+    exit_code INTEGER, reported INTEGER NOT NULL DEFAULT 0);
+CREATE TABLE actions (
+    run_id TEXT NOT NULL, seq INTEGER NOT NULL, key TEXT NOT NULL, tree TEXT NOT NULL,
+    branch TEXT NOT NULL, method TEXT NOT NULL, kind TEXT NOT NULL, idnumber TEXT,
+    attribute TEXT, value TEXT, old_value TEXT, intent TEXT NOT NULL,
+    outcome TEXT, message TEXT, done TEXT, object TEXT,
+    PRIMARY KEY (run_id, seq));
+CREATE INDEX actions_by_key ON actions (key, outcome);
+"""
+
+
+def test_a_journal_with_outcomes_in_each_action_row_reads_as_before(tmp_path: Path) -> None:
+    import sqlite3
+
+    path = tmp_path / "school.journal.sqlite"
+    db = sqlite3.connect(path)
+    db.executescript(OLD_SCHEMA)
+    db.execute("INSERT INTO runs (id, datastore, mode, started, status, planned) "
+               "VALUES ('old', 'school', 'apply', 't0', 'running', 4)")
+    for seq, outcome, message in [(1, "success", ""), (2, "failure", "no row"), (3, None, None)]:
+        db.execute("INSERT INTO actions (run_id, seq, key, tree, branch, method, kind, idnumber, "
+                   "value, old_value, intent, outcome, message) VALUES ('old', ?, ?, 'lms', "
+                   "'users', 'new_users', 'new', ?, 'null', 'null', 't', ?, ?)",
+                   (seq, action(str(seq)).key, str(seq), outcome, message))
+    db.commit()
+    db.close()
+    journal = Journal(path)
+    journal.start("new", "school", "apply", "t1", planned=2)
+    (told,) = journal.interruptions("school")  # killed: 2 outcomes of 3 intents, 4 planned
+    assert (told.run_id, told.planned, told.done, told.unknown) == ("old", 4, 2, 1)
+    assert journal.succeeded(action("1").key) and not journal.succeeded(action("2").key)
+    assert [(a["outcome"], a["message"]) for a in journal.actions_of("old")] == [
+        ("success", ""), ("failure", "no row"), (None, None)]
+    two, four = action("2"), action("4")  # this run: outcomes written the new way, same file
+    journal.record(journal.intend([two, four]), [Result(two, Status.SUCCESS), Result(four, Status.FAILURE, "x")])
+    journal.finish(DONE, 1)
+    assert journal.succeeded(two.key) and not journal.succeeded(four.key)
+    assert [(a["outcome"], a["message"]) for a in journal.actions_of("new")] == [
+        ("success", ""), ("failure", "x")]
+    assert [(a["outcome"]) for a in journal.actions_of("old")] == ["success", "failure", None]
+
+
+@settings(max_examples=20, deadline=None)
+@given(units=st.lists(st.lists(st.sampled_from(["success", "failure", "skipped", "unknown"]),
+                               min_size=1, max_size=6), min_size=1, max_size=5),
+       idnumbers=st.lists(st.sampled_from("abcd"), min_size=30, max_size=30))
+def test_every_action_reads_back_its_own_outcome_and_the_kill_counts(
+        units: list[list[str]], idnumbers: list[str]) -> None:
+    """Units of outcomes (``unknown``: the run was killed before its outcome was written)."""
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as tmp:
+        journal = Journal.in_folder(Path(tmp), "school")
+        planned = sum(map(len, units))
+        journal.start("r1", "school", "apply", "t", planned=planned + 1)
+        made = iter(idnumbers)
+        expected = []
+        for unit in units:
+            acts = [action(next(made)) for _ in unit]
+            numbers = journal.intend(acts)
+            known = [(n, a, s) for n, a, s in zip(numbers, acts, unit, strict=True) if s != "unknown"]
+            journal.record([n for n, _, _ in known],
+                           [Result(a, Status(s), f"m{len(expected) % 2}") for _, a, s in known])
+            expected += [(a.idnumber, None if s == "unknown" else s) for a, s in zip(acts, unit, strict=True)]
+        with journal._db:  # the process dies here: what was recorded is written, nothing ends
+            journal._db.execute("BEGIN")
+            journal._write_outcomes()
+        got = [(a["idnumber"], a["outcome"]) for a in journal.actions_of("r1")]
+        assert got == expected
+        for idnumber in "abcd":
+            assert journal.succeeded(action(idnumber).key) == ((idnumber, "success") in expected)
+        later = Journal.in_folder(Path(tmp), "school")
+        later.run_id = "r2"
+        (told,) = later.interruptions("school")
+        unknown = sum(1 for _, s in expected if s is None)
+        assert (told.planned, told.done, told.unknown) == (planned + 1, planned - unknown, unknown)
+        journal.close()
+        later.close()
