@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import gc
 import json
+from collections.abc import Callable
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 from pathlib import Path
 from typing import Any
 
+from ..actions import Result
 from ..errors import DssError, GateError
 from ..hookspecs import hookimpl
 from ..private_files import write_private
@@ -50,8 +54,24 @@ def report_data(run: Run, summary: Summary) -> dict[str, object]:
         "left_out": summary.left_out,  # actions --only, --limit or --id left for another run
         "phases": {name: round(seconds, 3) for name, seconds in summary.phases.items()},
         "not_implemented": dict(sorted(summary.not_implemented.items())),
-        "actions": [r.to_dict() for r in summary.results],
+        "actions": _action_dicts(summary.results),
     }
+
+
+def _action_dicts(results: list[Result]) -> list[dict[str, Any]]:
+    """Each result's :meth:`~dss_core.actions.Result.to_dict`, the cyclic collector paused.
+
+    The dicts (and the origins made on first use) live until the report is written; young
+    collections while they are made would walk the run's other long-lived objects too: a
+    plan of 26,533 actions at a million rows a side took 0.29 s here, 0.14 s paused.
+    """
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        return [r.to_dict() for r in results]
+    finally:
+        if collecting:
+            gc.enable()
 
 
 _last_report: list[tuple[tuple[str, int, int], dict[str, Any]]] = []
@@ -80,8 +100,24 @@ def write_report(path: Path, data: dict[str, object]) -> None:
 
 _SCALARS = frozenset((str, int, float, bool, type(None)))
 _KEYS = frozenset((str,))
-#: an action at the report's second level, one key a line, by the C encoder
-_ITEM = json.JSONEncoder(separators=(",\n      ", ": "), default=str).encode
+_ITEM_SEPARATOR, _KEY_SEPARATOR = ",\n      ", ": "
+
+
+def _item_encoder() -> Callable[[dict[str, Any]], str]:
+    """An action at the report's second level, one key a line, by the C encoder.
+
+    ``JSONEncoder.encode`` makes a new C encoder for every call (a fifth of the time
+    for an action); this one is made once, with what ``encode`` would pass it
+    (``check_circular`` off: the values are scalars, nothing nests).
+    """
+    if c_make_encoder is None:  # a Python without json's C accelerator
+        return json.JSONEncoder(separators=(_ITEM_SEPARATOR, _KEY_SEPARATOR), default=str).encode
+    encode = c_make_encoder(None, str, encode_basestring_ascii, None, _KEY_SEPARATOR,
+                            _ITEM_SEPARATOR, False, False, True)
+    return lambda item: "".join(encode(item, 0))
+
+
+_ITEM = _item_encoder()
 
 
 def dumps_indented(data: dict[str, object]) -> str:
