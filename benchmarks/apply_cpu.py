@@ -1,13 +1,14 @@
 """The apply phase's own CPU time: the school's first sync into empty LMS tables, two code trees interleaved.
 
 On a busy machine wall times of ``sql_apply.py`` wander by seconds; the CPU
-time the dss process spends in its apply phase (``dss_core.runner._apply``,
-journal and reporting included, the database server's work not) does not.
+time the dss process spends in its apply phase (the runner's ``apply_plan``,
+``_apply`` in a tree older than ``applying.py``; journal and reporting
+included, the database server's work not) does not.
 For each run and each database (a SQLite file; a fresh Postgres schema on
 127.0.0.1:5432 db ``test``), each tree (a ``git worktree`` of a commit, its
 core, plugins and example first on ``sys.path``) runs ``dss run school``
 on the same generated exports into empty tables, in its own process; the
-apply's CPU and wall are summed around ``_apply``, and every action must
+apply's CPU and wall are summed around it, and every action must
 succeed. Prints medians per tree and database.
 
     .venv/bin/python benchmarks/apply_cpu.py --tree before=/tmp/base --tree after=/tmp/new --runs 5
@@ -32,13 +33,14 @@ from school_sync import schema
 
 PG = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 PATHS = ["", "plugins/dss-sql", "plugins/dss-postgres", "plugins/dss-csv", "examples/school"]
-#: run in the child (python -P: the current folder is not on sys.path): dss, with _apply timed
+#: run in the child (python -P: the current folder is not on sys.path): dss, its apply timed
 CHILD = textwrap.dedent("""
     import json, os, sys, time
     import dss_core.runner as runner
     from dss_core.cli import main
     spent = [0.0, 0.0]
-    apply = runner._apply
+    name = "apply_plan" if hasattr(runner, "apply_plan") else "_apply"  # an older tree: _apply
+    apply = getattr(runner, name)
     def timed(*args, **kwargs):
         wall, cpu = time.perf_counter(), time.process_time()
         try:
@@ -46,7 +48,7 @@ CHILD = textwrap.dedent("""
         finally:
             spent[0] += time.perf_counter() - wall
             spent[1] += time.process_time() - cpu
-    runner._apply = timed
+    setattr(runner, name, timed)
     sys.argv = ["dss", *sys.argv[1:]]
     try:
         main()

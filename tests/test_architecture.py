@@ -50,13 +50,13 @@ def test_every_contract_is_kept() -> None:
 def test_the_layers_contract_catches_an_import_from_below(tmp_path: Path) -> None:
     """The same contract with two layers swapped must fail: the check is not vacuous."""
     text = CONTRACTS.read_text()
-    swapped = text.replace("    runner\n    dependencies\n", "    dependencies\n    runner\n")
+    swapped = text.replace("    runner\n    applying | read_ahead\n", "    applying | read_ahead\n    runner\n")
     assert swapped != text
     config = tmp_path / "contracts.ini"
     config.write_text(swapped)
     done = lint_imports(config)
     assert done.returncode == 1
-    assert "dss_core.runner is not allowed to import dss_core.dependencies" in done.stdout
+    assert "dss_core.runner is not allowed to import dss_core.applying" in done.stdout
 
 
 def test_every_core_module_is_in_a_layer() -> None:
