@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from .actions import NEW, OLD, Action, Model, Result, jsonable
+from .errors import ConfigurationError
 from .private_files import FILE_MODE, private_folder
 
 _quoted = json.encoder.encode_basestring_ascii  # json.dumps of a str, without its checks
@@ -65,6 +66,9 @@ CREATE TABLE IF NOT EXISTS outcomes (
     run_id TEXT NOT NULL, first INTEGER NOT NULL, last INTEGER NOT NULL, outcome TEXT NOT NULL,
     message TEXT, done TEXT, PRIMARY KEY (run_id, first));
 """
+#: the journal's schema (SQLite's ``user_version``): 0 before it was counted, 2 since outcomes have
+#: their own table. A dss refuses a journal of a higher version rather than misread it.
+SCHEMA_VERSION = 2
 # Outcomes are rows of ``outcomes``, one per run of consecutive actions with the same outcome
 # and message (a batch's successes: one row), not written into each action's row: rewriting
 # every row (its object's values, its index entry) cost as much as inserting it. Journals
@@ -112,10 +116,18 @@ class Journal:
             os.chmod(path, FILE_MODE)
         self._db.execute("PRAGMA journal_mode = WAL")
         self._db.execute("PRAGMA synchronous = NORMAL")
+        version = self._db.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:  # a newer dss wrote it: reading it here could mislead undo
+            self._db.close()
+            raise ConfigurationError(
+                f"journal {path} was written by a newer dss (journal schema {version}; this dss "
+                f"reads up to {SCHEMA_VERSION}): upgrade dss, or move the file away to start anew")
         self._db.executescript(SCHEMA)
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(actions)")}
         if "object" not in columns:  # a journal written before undo: its actions have none
             self._db.execute("ALTER TABLE actions ADD COLUMN object TEXT")
+        if version < SCHEMA_VERSION:
+            self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self._seq = 0
         self._pending: list[list[Any]] = []  # outcome, message, done, run, first seq, last seq
         self.run_id: str | None = None

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import sqlite3
 import stat
 from pathlib import Path
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from dss_core import Action, Result, Status
-from dss_core.journal import DONE, Journal
+from dss_core.errors import ConfigurationError
+from dss_core.journal import DONE, SCHEMA_VERSION, Journal
 
 
 def action(idnumber: str) -> Action:
@@ -173,3 +176,16 @@ def test_every_action_reads_back_its_own_outcome_and_the_kill_counts(
         assert (told.planned, told.done, told.unknown) == (planned + 1, planned - unknown, unknown)
         journal.close()
         later.close()
+
+
+def test_a_journal_of_a_newer_schema_is_refused_and_left_as_it_is(tmp_path: Path) -> None:
+    """A newer dss's journal is not misread (undo finding nothing done): one line, the file kept."""
+    path = tmp_path / "school.journal.sqlite"
+    Journal(path).close()
+    with sqlite3.connect(path) as db:
+        assert db.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    before = path.read_bytes()
+    with pytest.raises(ConfigurationError, match=r"written by a newer dss \(journal schema 3"):
+        Journal(path)
+    assert path.read_bytes() == before
