@@ -34,20 +34,14 @@ from typing import Any
 
 from .actions import NEW, OLD, Action, Model, Result, jsonable
 from .errors import ConfigurationError
+from .json_text import dict_encoder
 from .private_files import FILE_MODE, private_folder
 
 _quoted = json.encoder.encode_basestring_ascii  # json.dumps of a str, without its checks
 #: ``json.dumps(value, default=str)`` with its encoder made once (dumps makes one per call)
 _encode = json.JSONEncoder(default=str).encode
-_c_encoder = getattr(json.encoder, "c_make_encoder", None)
-if _c_encoder is not None:  # CPython: JSONEncoder.encode makes this C encoder on every call
-    _chunks = _c_encoder(None, str, _quoted, None, ": ", ", ", False, False, True)
-
-    def _encode_object(value: dict[str, Any]) -> str:
-        """``_encode(value)`` of a dict, the C encoder called directly (no circular check)."""
-        return "".join(_chunks(value, 0))
-else:  # pragma: no cover (another Python)
-    _encode_object = _encode  # type: ignore[assignment]
+#: ``_encode`` of a dict (an object's values), the C encoder called directly
+_encode_object = dict_encoder()
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
