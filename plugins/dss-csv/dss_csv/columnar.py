@@ -35,7 +35,7 @@ import itertools
 import os
 import sys
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from dss_core import InputError, Record
@@ -154,8 +154,18 @@ def _scan(path: Path, stat: os.stat_result, kept: bytes, delimiter: str, quote: 
     quoted: dict[int, bytes] = {}  # line index (0: the header) -> the line
     line = seps = 0  # LFs before the current part; delimiters so far
     rest = b""
+    # numpy counts the bytes without holding the GIL (a third of the CPU of bytes.translate
+    # and count); only for the usual refused set (the C0 controls but tab, LF and CR, and DEL)
+    np = _numpy() if kept == _USUAL_KEPT else None
     with open(path, "rb") as fh:
-        while True:
+        if np is not None:
+            for buf, n, last in _filled(fh):
+                counted = _counted(np, buf, n, sep[0], q, line, quoted)
+                if counted is None:
+                    return None
+                line += counted[0] + last  # (the last line, without LF)
+                seps += counted[1]
+        while np is None:
             block = fh.read(_SLICE)
             data = rest + block if rest else block
             if not block:  # the end: what is left is the last line, without LF
@@ -195,9 +205,19 @@ def _scan(path: Path, stat: os.stat_result, kept: bytes, delimiter: str, quote: 
     if outside != (lines - len(quoted)) * (width - 1):
         return None  # a line outside quotes with fewer fields (polars fills them with "")
     out: dict[int, list[str]] = {}
-    for index, text in quoted.items():
-        if index == 0:
-            continue  # the header: readin's
+    indexes = [index for index in quoted if index]  # (0: the header, readin's)
+    try:  # one reader for all: a row per text when none runs into the next (else one by one)
+        rows = list(csv.reader([quoted[index].decode("utf-8") + "\n" for index in indexes], **dialect))
+    except (csv.Error, UnicodeDecodeError):
+        rows = []
+    if len(rows) == len(indexes):
+        for index, row in zip(indexes, rows, strict=True):
+            if len(row) != width:
+                return None
+            out[index + 1] = row
+        return out, lines
+    for index in indexes:
+        text = quoted[index]
         try:
             rows = list(csv.reader([text.decode("utf-8") + "\n"], **dialect))
         except (csv.Error, UnicodeDecodeError):
@@ -206,6 +226,75 @@ def _scan(path: Path, stat: os.stat_result, kept: bytes, delimiter: str, quote: 
             return None
         out[index + 1] = rows[0]
     return out, lines
+
+
+#: the bytes of a file kept when the refused ones are deleted, for the usual dialects (a
+#: delimiter and a quote character that are not controls): all but the C0 controls other than
+#: tab, LF and CR, and DEL (dss_csv.importer._control_check)
+_USUAL_KEPT = bytes(b for b in range(256) if b in (9, 10, 13) or 32 <= b < 127 or b > 127)
+
+
+def _numpy() -> Any:
+    """The numpy module, or None when it is not installed (the checks then use bytes' methods)."""
+    try:
+        import numpy
+    except ImportError:  # pragma: no cover (installed with the columnar extra)
+        return None
+    return numpy
+
+
+def _filled(fh: Any) -> Iterator[tuple[bytearray, int, int]]:
+    """(buffer, n, last) for the file in parts of whole lines: the part is the buffer's first
+    ``n`` bytes, valid until the next one is asked for; ``last`` is 1 for the last part when it
+    is a line without LF. One buffer of :data:`_SLICE` bytes filled again (grown for a longer
+    line), the rest of a part's last line moved to its front: no copy of the file's bytes."""
+    buf = bytearray(_SLICE)
+    held = 0  # bytes of an unfinished line at the buffer's front
+    while True:
+        if held == len(buf):  # a line longer than the buffer
+            buf.extend(bytes(len(buf)))
+        got = fh.readinto(memoryview(buf)[held:])
+        total = held + got
+        if not got:  # the end: what is left is the last line, without LF
+            if total:
+                yield buf, total, 1
+            return
+        cut = buf.rfind(b"\n", 0, total) + 1
+        if cut:
+            yield buf, cut, 0
+            buf[:total - cut] = buf[cut:total]
+        held = total - cut
+
+
+def _counted(np: Any, buf: bytearray, n: int, sep: int, q: bytes, line: int,
+             quoted: dict[int, bytes]) -> tuple[int, int] | None:
+    """(LFs, delimiters) in ``buf[:n]`` (whole lines, the first one line ``line``), its lines
+    holding ``q`` put in ``quoted``; None for a refused control character or a lone CR. What the
+    bytes methods of :func:`_scan` find, counted by numpy (which does not hold the GIL)."""
+    a = np.frombuffer(buf, np.uint8, count=n)
+    lows = np.flatnonzero(a < 32)  # LFs, and tabs, CRs and refused controls if any
+    kinds = a[lows]
+    lfs = lows[kinds == 10]
+    if len(lfs) != len(lows):  # a control character other than LF: tab, CR or a refused one
+        crs = int(np.count_nonzero(kinds == 13))
+        if len(lows) != len(lfs) + crs + int(np.count_nonzero(kinds == 9)):
+            return None  # a refused control character
+        if crs and crs != buf.count(b"\r\n", 0, n):
+            return None  # a lone CR: a line break to the csv module, not to polars
+    if buf.find(b"\x7f", 0, n) >= 0:
+        return None  # DEL, refused too
+    pos = buf.find(q, 0, n)
+    if pos >= 0:
+        count = len(lfs)
+        while pos >= 0:
+            k = int(lfs.searchsorted(pos))  # the LFs before the quote
+            start = int(lfs[k - 1]) + 1 if k else 0
+            end = int(lfs[k]) if k < count else n
+            quoted[line + k] = bytes(buf[start:end])
+            pos = buf.find(q, end, n)
+    seps = int(np.count_nonzero(a == sep))
+    del a, lows, kinds  # (views of the buffer, which is refilled and may grow)
+    return len(lfs), seps
 
 
 def _frame(path: Path, delimiter: str, quote: str, width: int, plan: list[tuple[int, str, str | None]],
@@ -242,6 +331,18 @@ class _Fetch:
 
         self._unchanged()
         wanted = sorted(set(rows))
+        texts = self._read(wanted)
+        parsed = list(csv.reader(texts, **self.dialect))
+        if len(parsed) != len(texts):
+            raise self._changed()
+        columns: dict[str, list[str]] = {attr: [r[index] for r in parsed] for index, attr, _ in self.plan}
+        frame = pl.DataFrame(columns, schema=dict.fromkeys(self.fields, pl.String))
+        frame = frame.with_columns(pl.Series(LINE, [r + 2 for r in wanted], dtype=pl.Int64))
+        order = {r: i for i, r in enumerate(wanted)}
+        return frame[[order[r] for r in rows]] if list(rows) != wanted else frame
+
+    def _read(self, wanted: list[int]) -> list[str]:
+        """The lines of rows ``wanted`` (ascending), LF included, read line by line."""
         texts: list[str] = []
         with open(self.path, "rb") as fh:
             at = 0  # line index of the next line fh gives (0: the header)
@@ -251,14 +352,7 @@ class _Fetch:
                     raise self._changed()
                 at = row + 2
                 texts.append(line.decode("utf-8"))
-        parsed = list(csv.reader(texts, **self.dialect))
-        if len(parsed) != len(texts):
-            raise self._changed()
-        columns: dict[str, list[str]] = {attr: [r[index] for r in parsed] for index, attr, _ in self.plan}
-        frame = pl.DataFrame(columns, schema=dict.fromkeys(self.fields, pl.String))
-        frame = frame.with_columns(pl.Series(LINE, [r + 2 for r in wanted], dtype=pl.Int64))
-        order = {r: i for i, r in enumerate(wanted)}
-        return frame[[order[r] for r in rows]] if list(rows) != wanted else frame
+        return texts
 
     def _unchanged(self) -> None:
         now = os.stat(self.path)

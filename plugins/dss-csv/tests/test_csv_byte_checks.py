@@ -58,23 +58,30 @@ def _whole(raw: bytes) -> tuple[dict[int, list[str]], int] | None:
     return out, lines
 
 
-def _scan(path: Path, slice_size: int, monkeypatch: pytest.MonkeyPatch) -> Any:
+def _scan(path: Path, slice_size: int, monkeypatch: pytest.MonkeyPatch, numpy: bool = True) -> Any:
     monkeypatch.setattr(columnar, "_SLICE", slice_size)
+    if not numpy:  # the bytes methods, as where numpy is not installed
+        monkeypatch.setattr(columnar, "_numpy", lambda: None)
     return columnar._scan(path, os.stat(path), _kept(), ",", '"', WIDTH, DIALECT)
 
 
-PIECES = ["a", "bb", ",", '"', "\n", "\r\n", "\r", "\x01", "é", ",,", '""', "x,y,z\n"]
+def test_the_usual_dialect_is_counted_by_numpy() -> None:
+    assert _kept() == columnar._USUAL_KEPT
 
 
-@settings(max_examples=25, deadline=None)
-@given(st.lists(st.sampled_from(PIECES), max_size=40), st.sampled_from([1, 2, 3, 5, 8, 13, 64]))
+PIECES = ["a", "bb", ",", '"', "\n", "\r\n", "\r", "\x01", "\x7f", "\t", "\x00", "é", ",,", '""', "x,y,z\n"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=40), st.sampled_from([1, 2, 3, 5, 8, 13, 64]),
+       st.booleans())
 def test_slices_give_what_the_whole_file_gives(tmp_path_factory: Any, pieces: list[str],
-                                               slice_size: int) -> None:
+                                               slice_size: int, numpy: bool) -> None:
     raw = ("id,name,groups\n" + "".join(pieces)).encode()
     path = tmp_path_factory.mktemp("scan") / "f.csv"
     path.write_bytes(raw)
     with pytest.MonkeyPatch.context() as mp:
-        assert _scan(path, slice_size, mp) == _whole(raw)
+        assert _scan(path, slice_size, mp, numpy) == _whole(raw)
 
 
 @pytest.mark.parametrize("text", [
@@ -86,7 +93,9 @@ def test_slices_give_what_the_whole_file_gives(tmp_path_factory: Any, pieces: li
     "id,name,groups\n1," + "x" * 50 + ",a\n2,\"B\",b\n",  # a line longer than a slice
 ])
 @pytest.mark.parametrize("slice_size", [1, 4, 16, 1 << 23])
-def test_known_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, slice_size: int) -> None:
+@pytest.mark.parametrize("numpy", [True, False])
+def test_known_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, text: str, slice_size: int,
+                     numpy: bool) -> None:
     path = tmp_path / "f.csv"
     path.write_bytes(text.encode())
-    assert _scan(path, slice_size, monkeypatch) == _whole(text.encode())
+    assert _scan(path, slice_size, monkeypatch, numpy) == _whole(text.encode())
