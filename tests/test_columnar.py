@@ -337,3 +337,22 @@ def test_idnumbers_sharing_their_join_key_take_the_object_path(
     assert [a[0] for a in got["actions"]] == [
         "new_users(idnumber='2')", "update_email(idnumber='1', attribute='email', value='')",
         "old_users(idnumber='3')"]
+
+
+@pytest.mark.parametrize("at_once", [1, 2, 1 << 20])
+def test_a_columnar_sources_snapshot_is_the_object_paths(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         at_once: int) -> None:
+    """The source gate's digest of a columnar branch (its ids joined by polars, in batches) is
+    the one of the same branch read as objects: an accepted source stays accepted."""
+    from dss_core import gates
+    from dss_core.state import SourceSnapshot
+
+    monkeypatch.setattr(gates, "_IDS_AT_ONCE", at_once)
+    source = write(tmp_path / "s.csv", [[str(n * 7 % 5) + "x" + str(n), "A", "", "", "yes", "", ""]
+                                        for n in range(5)])
+    columnar, _ = _trees(tmp_path, source, source, CSVImporter)
+    objects, _ = _trees(tmp_path, source, source, ObjectCSV)
+    users, plain = columnar.load().branch("users"), objects.load().branch("users")
+    assert users.columnar is not None and plain.columnar is None
+    assert gates.source_snapshots(columnar) == gates.source_snapshots(objects)
+    assert gates.source_snapshots(columnar)["src.users"] == SourceSnapshot.of(plain)
