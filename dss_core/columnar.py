@@ -64,6 +64,7 @@ VALID = "_dss_valid"  # a lazy frame's rows the reader vouches for (all true, or
 H1, H2 = "_dss_h1", "_dss_h2"  # the two 64-bit halves of a row's digest
 I1, I2 = "_dss_i1", "_dss_i2"  # the two 64-bit halves of the idnumber's digest (the diff joins on I1)
 FETCH_BATCH = 1 << 16  # rows fetched at once when every row is read again
+ITER_BATCH = 1 << 18  # idnumbers made into Python text at once when the branch is walked
 
 #: the seeds of the digest, new in every process: nobody outside the run can aim at a collision
 _SEEDS = (secrets.randbits(48), secrets.randbits(48))
@@ -178,7 +179,7 @@ def _collect_columns(given: Mapping[str, Any], model: type[Model]) -> dict[str, 
         digested = sorted(n for n in names if n != "idnumber")
         valid = valid & ~pl.any_horizontal(pl.col(names).is_null())
         with _COLLECTING:
-            got = frame.select("idnumber", *typed, LINE, *digest(digested), *id_digest(),
+            got = frame.select("idnumber", *typed, LINE, *digest(digested),
                                valid.alias(VALID)).collect(engine="streaming")
         out["compact"] = Compact(fetch, names, digested)
         out["fields"] = names
@@ -243,7 +244,7 @@ class ColumnarRows:
         self._fields = compact.fields if compact else [c for c in frame.columns if c != LINE]
         self.columns = [*self._fields, LINE]  # the columns the frame has, or a compact one stands for
         self._data = None if compact else frame.select(*self._fields, LINE)  # fields, then the line
-        self.keys = frame if compact else None  # idnumber, LINE, H1, H2, I1, I2 (and a few texts)
+        self.keys = frame if compact else None  # idnumber, LINE, H1, H2 (and a few texts)
         self._id = self._fields.index("idnumber")
         self._origin = origin  # the template Origin shared by every object (position None)
         self._where = where
@@ -342,7 +343,11 @@ class ColumnarRows:
         return self._frame.height
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.ids().to_list())
+        """The idnumbers in row order, made into Python text a batch at a time (100M rows: a
+        list of every one would be about 7 GB)."""
+        ids = self.ids()
+        for start in range(0, len(ids), ITER_BATCH):
+            yield from ids.slice(start, ITER_BATCH).to_list()
 
     def lookup(self) -> Callable[[str], Model | None]:
         return self.get

@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 
 
 _sorted = sorted_values
+#: rows a side joined at once; above, the join goes in slices of the idnumber's digest (memory)
+JOIN_SLICE = 8_000_000
 
 
 def _reading(rows: ColumnarRows, name: str) -> tuple[Any, ...]:
@@ -76,18 +78,12 @@ def diff_columnar(source: TreeDeclaration, dest: TreeDeclaration, branch: str,
     sk, dk = _keys(srows, digested, "s", part), _keys(drows, digested, "d", part)
     if sk is None or dk is None:
         return None
-    import polars as pl
-
-    joined = sk.join(dk, on=I1, how="full", coalesce=True).collect()
-    s_row, d_row = pl.col("_dss_s"), pl.col("_dss_d")
-    both = s_row.is_not_null() & d_row.is_not_null()
-    if joined.select((both & (pl.col("_dss_si") != pl.col("_dss_di"))).any()).item():
+    found = _compare(sk, dk, max(len(srows), len(drows)))
+    if found is None:
         return None  # two idnumbers share I1 (see dss_core.columnar.id_digest)
-    new = joined.filter(d_row.is_null()).get_column("_dss_s") if NEW in kinds else None
-    gone = joined.filter(s_row.is_null()).get_column("_dss_d") if OLD in kinds else None
-    differ = (pl.col("_dss_s1") != pl.col("_dss_d1")) | (pl.col("_dss_s2") != pl.col("_dss_d2"))
-    candidates = joined.filter(both & differ).select(s_row, d_row)
-    del joined
+    new = found[0] if NEW in kinds else None
+    gone = found[1] if OLD in kinds else None
+    candidates = found[2]
     sids, dids = srows.ids(), drows.ids()
     pairs: dict[str, tuple[int, int]] = dict(zip(
         sids.gather(candidates.get_column("_dss_s")).to_list(), candidates.iter_rows(), strict=True))
@@ -121,6 +117,42 @@ def diff_columnar(source: TreeDeclaration, dest: TreeDeclaration, branch: str,
     return out, olds
 
 
+def _compare(sk: polars.LazyFrame, dk: polars.LazyFrame,
+             rows: int) -> tuple[polars.Series, polars.Series, polars.DataFrame] | None:
+    """The rows only in the source, only in the destination, and the (source, destination) row
+    pairs whose digests differ; None when two idnumbers share I1.
+
+    One full join on I1; above :data:`JOIN_SLICE` rows a side, one join per slice of the I1
+    values (``I1 % slices``), collected by the streaming engine, keeping only what each
+    slice gives: the join's memory is a slice's (100M rows a side joined whole: over 10 GB).
+    The order of the rows given does not matter: the actions are sorted by idnumber.
+    """
+    import polars as pl
+
+    s_row, d_row = pl.col("_dss_s"), pl.col("_dss_d")
+    both = s_row.is_not_null() & d_row.is_not_null()
+    differ = (pl.col("_dss_s1") != pl.col("_dss_d1")) | (pl.col("_dss_s2") != pl.col("_dss_d2"))
+    slices = max(1, -(-rows // JOIN_SLICE))
+    found: list[tuple[polars.Series, polars.Series, polars.DataFrame]] = []
+    for k in range(slices):
+        if slices == 1:
+            joined = sk.join(dk, on=I1, how="full", coalesce=True).collect()
+        else:
+            mine = pl.col(I1) % slices == k
+            joined = sk.filter(mine).join(dk.filter(mine), on=I1, how="full",
+                                          coalesce=True).collect(engine="streaming")
+        if joined.select((both & (pl.col("_dss_si") != pl.col("_dss_di"))).any()).item():
+            return None
+        found.append((joined.filter(d_row.is_null()).get_column("_dss_s"),
+                      joined.filter(s_row.is_null()).get_column("_dss_d"),
+                      joined.filter(both & differ).select(s_row, d_row)))
+        del joined
+    if slices == 1:
+        return found[0]
+    return (pl.concat([f[0] for f in found]), pl.concat([f[1] for f in found]),
+            pl.concat([f[2] for f in found]))
+
+
 def _keys(rows: ColumnarRows, digested: list[str], side: str, part: Part | None) -> polars.LazyFrame | None:
     """I1 (the join key), then row position ``_dss_<side>``, I2 (``_dss_<side>i``) and the digest
     halves (``_dss_<side>1``, ``2``) of ``rows``; None when a compact side's digest is not over
@@ -132,7 +164,7 @@ def _keys(rows: ColumnarRows, digested: list[str], side: str, part: Part | None)
             return None
         keys = rows.keys
         assert keys is not None
-        lf = keys.lazy().select("idnumber", I1, I2, H1, H2)
+        lf = keys.lazy().select("idnumber", *id_digest(), H1, H2)  # (I1, I2 not kept: 16 B a row)
     else:
         if any(name not in rows.columns for name in digested):
             return None
