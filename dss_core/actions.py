@@ -12,6 +12,8 @@ from .origin import Origin
 
 NEW, UPDATE, ADD, REMOVE, OLD, ERROR = "new", "update", "add", "remove", "old", "err"
 KINDS = (NEW, UPDATE, ADD, REMOVE, OLD, ERROR)
+_VALUED = frozenset((UPDATE, ADD, REMOVE))  # kinds whose message names the attribute and value
+_PLAIN = frozenset((NEW, OLD))  # kinds whose message names the idnumber only
 
 
 @dataclass(slots=True)
@@ -56,6 +58,11 @@ class Action:
     @property
     def message(self) -> str:
         """One line naming the method and its arguments, e.g. ``update_name(idnumber='1', ...)``."""
+        kind = self.kind
+        if kind in _VALUED and self.idnumber is not None:  # the most frequent: one f-string
+            return f"{self.method}(idnumber={self.idnumber!r}, attribute={self.attribute!r}, value={self.value!r})"
+        if kind in _PLAIN and self.idnumber is not None:
+            return f"{self.method}(idnumber={self.idnumber!r})"
         args = []
         if self.idnumber is not None:
             args.append(f"idnumber={self.idnumber!r}")

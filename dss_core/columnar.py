@@ -281,6 +281,12 @@ class ColumnarRows:
         obj = self._made.get(values[self._id])
         return obj if obj is not None else self._make(values)
 
+    def object_of(self, idnumber: str, row: int) -> Model:
+        """The object of row ``row``, whose idnumber the caller knows: no lookup of the idnumber
+        in the frame once it is built (the diff asks for 40,000 at a million rows a side)."""
+        obj = self._made.get(idnumber)
+        return obj if obj is not None else self.object_at(row)
+
     def prefetch(self, rows: Sequence[int]) -> None:
         """Build the objects of ``rows`` now, a compact branch's texts read in one pass."""
         if self._data is not None:

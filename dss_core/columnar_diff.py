@@ -98,11 +98,11 @@ def diff_columnar(source: TreeDeclaration, dest: TreeDeclaration, branch: str,
         method = f"new_{branch}"
         at = dict(zip(sids.gather(new).to_list(), new.to_list(), strict=True))
         for idnumber in _sorted(at):
-            out.append(Action(NEW, method, branch, idnumber, source=srows.object_at(at[idnumber]),
+            out.append(Action(NEW, method, branch, idnumber, source=srows.object_of(idnumber, at[idnumber]),
                               tree=tree))
     for idnumber in _sorted(pairs):
         s, d = pairs[idnumber]
-        sobj, dobj = srows.object_at(s), drows.object_at(d)
+        sobj, dobj = srows.object_of(idnumber, s), drows.object_of(idnumber, d)
         errors, changes = object_changes(
             source.name, tree, branch, idnumber, sobj, [getattr(sobj, n) for n in attrs],
             dobj, [getattr(dobj, n) for n in attrs], attrs, membership, kinds)
@@ -113,7 +113,8 @@ def diff_columnar(source: TreeDeclaration, dest: TreeDeclaration, branch: str,
         method = f"old_{branch}"
         at = dict(zip(dids.gather(gone).to_list(), gone.to_list(), strict=True))
         for idnumber in _sorted(at):
-            olds.append(Action(OLD, method, branch, idnumber, dest=drows.object_at(at[idnumber]), tree=tree))
+            olds.append(Action(OLD, method, branch, idnumber, dest=drows.object_of(idnumber, at[idnumber]),
+                               tree=tree))
     return out, olds
 
 
