@@ -92,6 +92,7 @@ class Action:
     def to_dict(self) -> dict[str, Any]:
         """The action as JSON-ready values."""
         origin = self.origin
+        value, old_value = self.value, self.old_value
         return {
             "key": self.key,
             "kind": self.kind,
@@ -100,8 +101,9 @@ class Action:
             "branch": self.branch,
             "idnumber": self.idnumber,
             "attribute": self.attribute,
-            "value": jsonable(self.value),
-            "old_value": jsonable(self.old_value),
+            # (None and text, the usual values, are their own JSON values: no call for them)
+            "value": value if value is None or type(value) is str else jsonable(value),
+            "old_value": old_value if old_value is None or type(old_value) is str else jsonable(old_value),
             "error": self.error,
             "origin": str(origin) if origin is not None else None,
             "message": self.message,
