@@ -81,6 +81,7 @@ def _apply_plan(run: Run, source: TreeDeclaration, dest: TreeDeclaration, handle
         tell(result)
 
     journal = run.journal
+    commits = handler.commits  # None: every result is of a durable change (see Handler.commits)
     debug = log.isEnabledFor(logging.DEBUG)
     for unit in _batches(units(actions), handler, deps):
         if run.stop.requested and not summary.interrupted:
@@ -103,7 +104,13 @@ def _apply_plan(run: Run, source: TreeDeclaration, dest: TreeDeclaration, handle
         else:
             results = _apply_object(run, dest, handler, unit, [deps.blocked(a) for a in unit])
         if journal is not None:
-            journal.record(numbers, results)
+            if commits is None:
+                journal.record(numbers, results)
+            else:  # held until the handler's next commit makes them durable (or its end)
+                journal.record(numbers, results, held=True)
+                if handler.commits != commits:
+                    commits = handler.commits
+                    journal.release()
         if isinstance(unit, _Units):
             log.info("%s: a batch of %d actions (%d units) applied", unit[0].branch, len(unit),
                      len(unit.units))

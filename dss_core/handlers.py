@@ -95,6 +95,12 @@ class Handler:
     #: or set per run on the instance (from a setting)
     batch_actions: int = 0
 
+    #: None (the default): a change is durable once its result is given. A handler whose
+    #: changes become durable only when it commits (a database transaction of many actions)
+    #: counts here the commits made so far this run (0 at :meth:`begin`); the journal records
+    #: a success only once a commit (or :meth:`end`) has made it durable
+    commits: int | None = None
+
     def batchable(self, action: Action) -> bool:
         """True when ``action`` may be applied in a batch with others of its method.
 

@@ -124,6 +124,7 @@ class Journal:
             self._db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         self._seq = 0
         self._pending: list[list[Any]] = []  # outcome, message, done, run, first seq, last seq
+        self._held: list[list[Any]] = []  # as _pending, of changes not yet durable (see record)
         self.run_id: str | None = None
 
     @classmethod
@@ -165,15 +166,17 @@ class Journal:
                 rows)
         return numbers
 
-    def record(self, numbers: Sequence[int], results: Sequence[Result]) -> None:
+    def record(self, numbers: Sequence[int], results: Sequence[Result], held: bool = False) -> None:
         """Record the outcome of the actions numbered ``numbers``.
 
         Written with the next unit's intents (or when the run finishes): one
         transaction per unit. A run killed in between leaves these outcomes
         unknown, which is what the next run says; it never claims more.
+        ``held``: the handler has not committed them yet (its transaction
+        holds several units); they are written only after :meth:`release`.
         """
         now = _now()
-        pending = self._pending
+        pending = self._held if held else self._pending
         last: list[Any] | None = None
         for n, r in zip(numbers, results, strict=True):
             outcome, message = r.status.value, r.message[:500]
@@ -182,6 +185,12 @@ class Journal:
             else:
                 last = [outcome, message, now, self.run_id, n, n]
                 pending.append(last)
+
+    def release(self) -> None:
+        """The handler committed: the outcomes recorded ``held`` are written with the others."""
+        if self._held:
+            self._pending.extend(self._held)
+            self._held = []
 
     def _write_outcomes(self) -> None:
         if self._pending:

@@ -266,6 +266,8 @@ def _execute(run: Run, source: TreeDeclaration, destinations: Sequence[TreeDecla
             failed = summary.stopped  # an interrupted run commits what it did
         finally:
             handler.end(failed)
+        if run.journal is not None:
+            run.journal.release()  # end() committed: what the handler held back is durable
     summary.phases["apply"] = time.perf_counter() - started_apply
     if run.journal is not None:
         from .journal import DONE, INTERRUPTED

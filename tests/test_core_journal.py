@@ -189,3 +189,18 @@ def test_a_journal_of_a_newer_schema_is_refused_and_left_as_it_is(tmp_path: Path
     with pytest.raises(ConfigurationError, match=r"written by a newer dss \(journal schema 3"):
         Journal(path)
     assert path.read_bytes() == before
+
+
+def test_outcomes_held_for_the_handlers_commit_are_written_once_released(tmp_path: Path) -> None:
+    journal = Journal.in_folder(tmp_path, "school")
+    journal.start("run-held", "school", "apply", "t", planned=3)
+    one, two, three = action("1"), action("2"), action("3")
+    journal.record(journal.intend([one]), [Result(one, Status.SUCCESS)], held=True)
+    journal.record(journal.intend([two]), [Result(two, Status.SUCCESS)], held=True)
+    journal.release()  # the handler committed both
+    journal.record(journal.intend([three]), [Result(three, Status.SUCCESS)], held=True)
+    journal.intend([action("4")])  # killed here: three's change was never committed
+    later = Journal.in_folder(tmp_path, "school")
+    later.run_id = "run-b"
+    (told,) = later.interruptions("school")
+    assert (told.done, told.unknown) == (2, 2)  # never claims the uncommitted one
