@@ -132,20 +132,35 @@ table = "{table}"
 
 
 def prepare(folder: Path, rows: int, seed: int, sqlite: bool, pg_url: str,
-            budget: float) -> dict[str, Any]:
-    """Generate the workload in ``folder`` once (kept for later runs); its expected counts."""
+            budget: float, generator: str = "gen_data") -> dict[str, Any]:
+    """Generate the workload in ``folder`` once (kept for later runs); its expected counts.
+
+    ``generator`` ``"big"``: ``gen_big.py`` (vectorised, streamed; no ``dest.sqlite``).
+    """
     expected_path = folder / "expected.json"
     have = json.loads(expected_path.read_text()) if expected_path.exists() else {}
+    made_by = {"gen_data": None, "big": "gen_big.py"}[generator]
+    if generator == "big" and sqlite:
+        raise Failed("gen_big.py writes no dest.sqlite: use --dest csv,postgres")
     if (have.get("rows_source") != rows or have.get("seed") != seed
+            or have.get("generator") != made_by
             or (sqlite and not (folder / "dest.sqlite").exists())):
         need = GEN_MIB_PER_M * rows / 1e6
-        if need * MIB > budget:
+        if generator == "big":
+            print(f"generating {rows:,} rows per side in {folder} (gen_big.py) ...",
+                  file=sys.stderr, flush=True)
+            subprocess.run([PY, str(HERE / "gen_big.py"), "--rows", str(rows), "--out",
+                            str(folder), "--seed", str(seed)], check=True,
+                           stdout=subprocess.DEVNULL)
+        elif need * MIB > budget:
             raise Failed(f"generating it would need about {need:,.0f} MiB (gen_data.py holds "
                          f"every row), over --mem-budget {budget / GIB:g} GiB")
-        print(f"generating {rows:,} rows per side in {folder} ...", file=sys.stderr, flush=True)
-        subprocess.run([PY, str(YARDSTICKS / "gen_data.py"), "--rows", str(rows), "--out",
-                        str(folder), "--seed", str(seed), *(["--sqlite"] if sqlite else [])],
-                       check=True, stdout=subprocess.DEVNULL)
+        else:
+            print(f"generating {rows:,} rows per side in {folder} ...", file=sys.stderr,
+                  flush=True)
+            subprocess.run([PY, str(YARDSTICKS / "gen_data.py"), "--rows", str(rows), "--out",
+                            str(folder), "--seed", str(seed), *(["--sqlite"] if sqlite else [])],
+                           check=True, stdout=subprocess.DEVNULL)
         have = json.loads(expected_path.read_text())
     pg = f"{pg_url}?options=-csearch_path%3D{PG_SCHEMA}"
     (folder / "dss.toml").write_text(DSS_TOML.format(pg=pg, table=f"users_{rows}_{seed}"))
@@ -374,7 +389,7 @@ def run_size(rows: int, folder: Path, todo: list[Contender], args: argparse.Name
     results.skipped[rows] = {}
     try:
         expected = prepare(folder, rows, args.seed, "sqlite" in args.dest, args.postgres_url,
-                           budget)
+                           budget, args.generator)
     except Failed as exc:
         for c in todo:
             results.skipped[rows][c.name] = str(exc)
@@ -507,6 +522,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--only", default="",
                         help="contenders to run, e.g. dss,plain,duckdb (default: all)")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--generator", choices=["gen_data", "big"], default="gen_data",
+                        help="the workload's generator: yardsticks/gen_data.py (default) or "
+                             "gen_big.py (vectorised, for 10M and 100M; no dest.sqlite)")
     parser.add_argument("--data", type=Path, default=Path("/tmp/dss-peers"),
                         help="where the workload is generated and kept (/tmp/dss-peers)")
     parser.add_argument("--mem-budget", type=float,
