@@ -60,6 +60,7 @@ def _whole(raw: bytes) -> tuple[dict[int, list[str]], int] | None:
 
 def _scan(path: Path, slice_size: int, monkeypatch: pytest.MonkeyPatch, numpy: bool = True) -> Any:
     monkeypatch.setattr(columnar, "_SLICE", slice_size)
+    monkeypatch.setattr(columnar, "_NUMPY_FROM", 0)  # (a big file's way)
     if not numpy:  # the bytes methods, as where numpy is not installed
         monkeypatch.setattr(columnar, "_numpy", lambda: None)
     return columnar._scan(path, os.stat(path), _kept(), ",", '"', WIDTH, DIALECT)
