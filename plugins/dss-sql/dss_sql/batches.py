@@ -32,7 +32,7 @@ the one that fails.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, Protocol, TypeVar
 
 from dss_core import Action
@@ -72,6 +72,11 @@ class Writer(Protocol):
     def link_insert(self, bl: BoundLink) -> Any: ...
 
     def key_in(self, column: Any, values: Sequence[Any]) -> Any: ...
+
+    def select_in(self, make: Callable[[Any], Any], key: Any, values: Sequence[Any],
+                  name: Any) -> Iterable[Any]: ...
+
+    def savepoint(self) -> Any: ...
 
     def arrays(self) -> bool: ...
 
@@ -129,10 +134,13 @@ def row_states(w: Writer, b: BoundTable, idnumbers: Sequence[Any]) -> dict[Any, 
 
     inside = sa.case((b.scope, 1), else_=0) if b.scope is not None else sa.literal(1)
     out: dict[Any, list[int]] = {}
+
+    def query(condition: Any) -> Any:
+        return sa.select(b.key, inside).where(condition)
+
     for part in chunks(list(idnumbers)):
         coerced = {b.key_value(i): i for i in part}
-        query = sa.select(b.key, inside).where(w.key_in(b.key, list(coerced)))
-        for key, state in w.execute(query):
+        for key, state in w.select_in(query, b.key, list(coerced), ("row_states", id(b))):
             out.setdefault(coerced.get(key, key), []).append(int(state))
     return out
 
@@ -172,8 +180,11 @@ def member_values(w: Writer, bl: BoundLink, members: Sequence[Any]) -> dict[Any,
 
 def delete_links(w: Writer, bl: BoundLink, owners: Sequence[Any]) -> None:
     """Delete every link row of ``owners`` (values as the owner column holds them)."""
+    def delete(condition: Any) -> Any:
+        return bl.table.delete().where(condition)
+
     for part in chunks(list(dict.fromkeys(owners))):
-        w.execute(bl.table.delete().where(w.key_in(bl.owner, list(part))))
+        w.select_in(delete, bl.owner, list(part), ("delete_links", id(bl)))
 
 
 # -- the writers, one per kind of action ------------------------------------------
@@ -184,16 +195,21 @@ def write_new(w: Writer, b: BoundTable, actions: Sequence[Action]) -> Outcome:
     scope, or on the duplicate, as one action does.)
     """
     alone: set[int] = set()
+    inserted = False
     if b.map.links_only:  # the rows are another branch's: one not there (once, in scope) fails alone
         mine = owned(w, b, [a.idnumber for a in actions])
         alone = {n for n, a in enumerate(actions) if a.idnumber not in mine}
     elif b.scope is not None or b.map.retires:
-        there = row_states(w, b, [a.idnumber for a in actions])
-        alone = {n for n, a in enumerate(actions) if a.idnumber in there}
+        # the keys that have a row already are run alone; where the key is unique, the insert
+        # itself says whether there is any (the query is asked only when it fails)
+        inserted = b.unique_key and insert_first(w, b, actions)
+        if not inserted:
+            there = row_states(w, b, [a.idnumber for a in actions])
+            alone = {n for n, a in enumerate(actions) if a.idnumber in there}
     go = [n for n in range(len(actions)) if n not in alone]
     if not go:
         return Outcome(alone)
-    if not b.map.links_only:
+    if not b.map.links_only and not inserted:
         w.insert_rows(b.table, w.new_rows(b, [actions[n].source for n in go]))
     keys = [actions[n].idnumber for n in go]
     if b.scope is not None and not b.map.links_only:  # a new row the scope does not hold: alone, it fails
@@ -216,6 +232,28 @@ def write_new(w: Writer, b: BoundTable, actions: Sequence[Action]) -> Outcome:
         if rows:
             w.insert_rows(bl.table, rows)
     return Outcome(alone)
+
+
+def insert_first(w: Writer, b: BoundTable, actions: Sequence[Action]) -> bool:
+    """Insert the rows of ``actions`` in a savepoint of their own; False (rolled back) when it fails.
+
+    A key that has a row already (a retired one, one outside the scope) fails the
+    insert (the key is unique); so may a constraint: the caller then asks which keys
+    have a row and inserts the others, as without this try.
+    """
+    from sqlalchemy import exc as sa_exc
+
+    savepoint = w.savepoint()
+    try:
+        w.insert_rows(b.table, w.new_rows(b, [a.source for a in actions]))
+    except sa_exc.IntegrityError:
+        savepoint.rollback()
+        return False
+    except BaseException:
+        savepoint.rollback()
+        raise
+    savepoint.commit()
+    return True
 
 
 def write_update(w: Writer, b: BoundTable, actions: Sequence[Action]) -> Outcome:

@@ -105,6 +105,22 @@ class BoundLink:
         return self._delete_pairs
 
 
+def unique_alone(table: Any, column: Any) -> bool:
+    """True when ``column`` alone is ``table``'s primary key, a unique constraint, or a full unique index."""
+    import sqlalchemy as sa
+
+    def alone(columns: Any) -> bool:
+        return [c.name for c in columns] == [column.name]
+
+    if alone(table.primary_key.columns):
+        return True
+    if any(isinstance(c, sa.UniqueConstraint) and alone(c.columns) for c in table.constraints):
+        return True
+    return any(index.unique and alone(index.columns) and not any(
+        name.endswith("where") and value is not None for name, value in index.dialect_kwargs.items())
+        for index in table.indexes)
+
+
 class BoundTable:
     """One branch's mapping bound to reflected tables: what the generic methods write through.
 
@@ -128,6 +144,9 @@ class BoundTable:
         self._updates: dict[str, Any] = {}
         self._updates_from: dict[str, Any] = {}
         self._key_type = python_type(self.key)
+        #: the key column alone is the primary key or unique (a unique constraint, or a unique
+        #: index without a WHERE): an insert of a key that has a row fails, whatever its scope
+        self.unique_key = unique_alone(table, self.key)
         self._typed = [(attr, column, python_type(table.c[column]))
                        for attr, column in columns.items()]
 

@@ -38,7 +38,8 @@ class SQLMapping(TableMapping):
 
     ``SQLMapping(users=TableMap(...), groups=TableMap(...))``. ``url`` is a
     fallback database URL (the tree setting ``url`` wins); ``batch_size`` the
-    number of actions committed per transaction.
+    number of actions committed per transaction (default: the handler's, see
+    :class:`TableMapping`).
     """
 
     importer_base: ClassVar[type[SQLImporter]] = SQLImporter

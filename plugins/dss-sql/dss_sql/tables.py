@@ -398,11 +398,12 @@ class TableMapping:
 
     ``SQLMapping(users=TableMap(...), groups=TableMap(...))``. ``url`` is a
     fallback database URL (the tree setting ``url`` wins); ``batch_size`` the
-    number of actions committed per transaction.
+    number of actions committed per transaction (None: the handler's default, 500, on SQLite
+    5,000 or one second's worth, see :attr:`~dss_sql.SQLHandler.sqlite_batch_size`).
     """
 
     def __init__(self, branches: Mapping[str, TableMap] | None = None, *, url: str | None = None,
-                 batch_size: int = 500, **tables: TableMap) -> None:
+                 batch_size: int | None = None, **tables: TableMap) -> None:
         self.tables: dict[str, TableMap] = {**dict(branches or {}), **tables}
         for branch, tmap in self.tables.items():
             if not isinstance(tmap, TableMap):

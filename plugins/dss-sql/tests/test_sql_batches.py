@@ -158,6 +158,29 @@ def test_updates_changes_and_retirements_in_batches(db_url, sync, kit):
     assert len(retired) == 70
 
 
+def test_new_rows_whose_key_is_retired_come_back_alone_in_a_batch_inserted_first(db_url, sync, kit):
+    """The key is the primary key: the batch's INSERT is tried first, fails on the retired rows,
+    and the batch is written as with the query first: those come back alone, the others inserted."""
+    mapping = kit.make_mapping()
+    users = [{"idnumber": f"u{i:03}", "name": f"User {i}"} for i in range(120)]
+
+    def prepare(url: str) -> None:
+        kit.create_schema(url)
+        src, dst = sync(url, {"users": users}, mapping, mapping.handler())
+        assert src.apply(dst).failed == 0
+        src, dst = sync(url, {"users": users[:110]}, mapping, mapping.handler())
+        assert src.apply(dst).failed == 0  # u110-u119 retired (fewer than the deletion limit)
+
+    later = {"users": users + [{"idnumber": f"n{i}", "name": f"New {i}"} for i in range(30)]}
+    batched, plain, batches = both(db_url, prepare, kit_source(kit, sync, later, mapping),
+                                   KIT_QUERIES, mapping=mapping)
+    assert batched == plain
+    assert {s for _, s, _, _ in batched[0]} == {Status.SUCCESS}
+    assert ("new_users", 40) in batches
+    assert not [r for r in batched[1]["accounts"] if r[3]]  # none retired any more
+    assert len(batched[1]["accounts"]) == 150
+
+
 def test_a_bad_row_fails_alone_with_the_message_it_has_alone(db_url, sync, kit):
     """One value too long for its column (NOT NULL violated on SQLite, which has no lengths) in 500."""
     mapping = kit.make_mapping()

@@ -168,6 +168,36 @@ def test_commits_in_batches(dss_sqlite_url, sync, kit):
     assert len(kit.rows(dss_sqlite_url, "select * from accounts")) == 25
 
 
+def test_sqlite_commits_every_5000_actions_or_each_second_unless_batch_size_is_set(
+        dss_sqlite_url, sync, kit):
+    kit.create_schema(dss_sqlite_url)
+    records = {"users": [{"idnumber": f"u{i:03}", "name": f"U {i}"} for i in range(25)]}
+    commits: list[int] = []
+
+    class Counted(kit.make_mapping().handler(batch_actions=5)):
+        def commit(self):
+            commits.append(self._pending)
+            super().commit()
+
+    source, dest = sync(dss_sqlite_url, records, None, Counted)
+    assert kit.apply(source, dest).failed == 0
+    assert commits == []  # 25 actions: committed once, at the end
+
+    class Timed(Counted):
+        sqlite_commit_seconds = 0.0  # every batch is a second old
+
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(dss_sqlite_url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.execute(sa.text("delete from accounts"))
+    engine.dispose()
+    source, dest = sync(dss_sqlite_url, records, None, Timed)
+    assert kit.apply(source, dest).failed == 0
+    assert commits == [5, 5, 5, 5, 5]
+    assert len(kit.rows(dss_sqlite_url, "select * from accounts")) == 25
+
+
 def test_a_membership_without_a_link_table_is_a_configuration_error(dss_sqlite_url, sync, kit):
     kit.create_schema(dss_sqlite_url)
     mapping = SQLMapping(users=TableMap("accounts", key="username", columns={"name": "full_name"}),
