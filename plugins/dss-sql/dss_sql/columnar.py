@@ -91,7 +91,17 @@ def read_columns(importer: SQLImporter) -> dict[str, Any] | None:
 
     if not own_reading(importer, SQLImporter.stream):
         return None
-    return read_with(importer, lambda conn, stmt: fetch_rows(conn, stmt))
+    return read_with(importer, fetch_any)
+
+
+def fetch_any(conn: Connection, stmt: Any) -> Part | None:
+    """One statement's rows: through ADBC's SQLite driver where :func:`sqlite_arrow_part` can
+    serve it, else through SQLAlchemy (:func:`fetch_rows`)."""
+    if conn.dialect.name == "sqlite" and conn.dialect.driver == "pysqlite":
+        part = sqlite_arrow_part(conn, stmt)
+        if part is not None:
+            return part
+    return fetch_rows(conn, stmt)
 
 
 def read_with(importer: SQLImporter, fetch: Fetch) -> dict[str, Any] | None:
@@ -185,6 +195,100 @@ def from_chunks(names: list[str], chunks: Iterator[Sequence[Sequence[Any]]]) -> 
         else:
             columns.append(pl.concat(whole, rechunk=True) if len(whole) > 1 else whole[0])
     return Part(names, columns, only_str, height)
+
+
+# -- SQLite through ADBC: Arrow columns, no Python object per value ----------------------------
+#: rows per Arrow batch of ADBC's SQLite driver (it infers a column's type from the first batch)
+ARROW_BATCH = 1 << 16
+ODD = "_dss_odd"  # 1 on a row holding a value that is neither text nor NULL (dss's own column)
+
+
+def sqlite_arrow_part(conn: Connection, stmt: Any) -> Part | None:
+    """One statement's rows read by ADBC's SQLite driver (``adbc-driver-sqlite``), or None.
+
+    The same rows as :func:`fetch_rows`, each column the text of its values,
+    three times faster at 1M rows (no Python object per value). Served only
+    when that is certain, else None (then :func:`fetch_rows`):
+
+    * the driver is installed, the connection's database is a file, ``text_factory``
+      is ``str``, the statement has no bound parameters and SQLAlchemy converts
+      no value (:func:`unprocessed`);
+    * the rows come in the same order: SQLite's plan for the statement
+      (``EXPLAIN QUERY PLAN``) is the same in the driver's SQLite as in
+      Python's, and uses no temporary B-tree (no sort, whose ties could be
+      broken otherwise);
+    * every value is text or NULL (a column :data:`ODD` computed in the same
+      pass: the driver would make an int, a real or a blob text its own way)
+      and valid UTF-8 (Python's ``sqlite3`` refuses any other; the driver
+      does not check).
+
+    The driver opens the file read-only on its own connection.
+    """
+    try:
+        import adbc_driver_sqlite.dbapi as adbc
+    except ImportError:
+        return None
+    import polars as pl
+
+    dbapi: Any = conn.connection.driver_connection
+    if getattr(dbapi, "text_factory", None) is not str:
+        return None
+    path = next((row[2] for row in dbapi.execute("PRAGMA database_list") if row[1] == "main"), "")
+    if not path:
+        return None  # in memory, or a temporary database: no other connection sees it
+    compiled = stmt.compile(dialect=conn.dialect)
+    if compiled.params:
+        return None
+    sql = str(compiled)
+    ours = [row[3] for row in dbapi.execute(f"EXPLAIN QUERY PLAN {sql}")]
+    if any("TEMP B-TREE" in step for step in ours):
+        return None
+    result = conn.execute(stmt)  # the names and types as fetch_rows gets them (no row fetched)
+    try:
+        description = result.cursor.description or ()
+        if (result.context.statement != sql
+                or not unprocessed(stmt, conn.dialect, [d[1] for d in description])):
+            return None
+        names = list(result.keys())
+    finally:
+        result.close()
+    raw = [d[0] for d in description]
+    if not raw or len(set(raw)) != len(raw) or ODD in raw:
+        return None
+    odd = " OR ".join(f"+{c} < '' OR +{c} >= x''" for c in map(_quoted, raw))
+    wrapped = f"SELECT *, ({odd}) AS {ODD} FROM ({sql})"  # +x: no affinity; text sorts between
+    from urllib.parse import quote  # numbers (below '') and blobs (from x'' up)
+
+    try:
+        with adbc.connect(f"file:{quote(path)}?mode=ro") as db, db.cursor() as cur:
+            cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": str(ARROW_BATCH)})
+            cur.execute(f"EXPLAIN QUERY PLAN {wrapped}")
+            theirs = pl.DataFrame(cur.fetch_arrow()).get_column("detail").to_list()
+            if theirs != ours:
+                return None  # another plan (another SQLite version): maybe another order
+            cur.execute(wrapped)
+            frame = pl.DataFrame(cur.fetch_arrow())
+    except Exception:  # the driver's refusal (a type it did not expect, a lock): fetch_rows reads
+        return None
+    if frame.columns != [*raw, ODD] or frame.get_column(ODD).max() == 1:
+        return None
+    columns: list[pl.Series | None] = []
+    for name in raw:
+        series = frame.drop_in_place(name)  # (one column held twice at a time, not the frame)
+        if series.dtype != pl.String:
+            if series.null_count() != len(series):
+                return None
+            series = series.cast(pl.String)  # every value NULL: typed int64 by the driver
+        try:  # invalid UTF-8 refused here, as Python's sqlite3 refuses it
+            series = series.cast(pl.Binary).cast(pl.String)
+        except Exception:
+            return None
+        columns.append(series)
+    return Part(names, columns, [True] * len(raw), frame.height)
+
+
+def _quoted(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
 
 
 def text_series(values: Sequence[Any]) -> tuple[pl.Series | None, bool]:
