@@ -149,22 +149,26 @@ def dss_report_result(run: Run, result: Result) -> None:
             elif status is not Status.HELD:
                 live.view.result(result)
     action = result.action
-    # with two destinations or more, each line names the one it is for: "directory: new_users(...)"
-    message = f"{action.tree}: {action.message}" if len(run.destinations) > 1 else action.message
     if status in _LOUD:  # said even with --quiet ("nothing but errors")
         origin = f" [{action.origin}]" if action.origin is not None else ""
-        _echo(f"{status.value.upper()}: {message}{origin}: {result.message}", err=True)
+        _echo(f"{status.value.upper()}: {_line(run, action)}{origin}: {result.message}", err=True)
         if run.verbose and result.details.get("traceback"):
             _echo(result.details["traceback"], err=True)
         return
-    if _quiet(run):
+    if _quiet(run):  # before the message is made: a quiet plan of a million rows makes none
         return
+    message = _line(run, action)
     if status is Status.PLANNED:
         _echo(message)
     elif status is Status.HELD:
         _echo(f"{message}: {result.message}")
     elif run.verbose:
         _echo(f"{status.value}: {message}")
+
+
+def _line(run: Run, action: Action) -> str:
+    """The action's line: with two destinations or more it names the one it is for ("directory: new_users(...)")."""
+    return f"{action.tree}: {action.message}" if len(run.destinations) > 1 else action.message
 
 
 #: quarantined records named one by one in the summary; the rest are in the rejects file
