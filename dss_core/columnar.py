@@ -288,13 +288,14 @@ class ColumnarRows:
         return obj if obj is not None else self.object_at(row)
 
     def prefetch(self, rows: Sequence[int]) -> None:
-        """Build the objects of ``rows`` now, a compact branch's texts read in one pass."""
+        """Build the objects of ``rows`` now, a compact branch's texts read in one pass (the
+        rows in file order, so that each batch's read goes on from where the last one stopped)."""
         if self._data is not None:
             return
         rows = list(rows)
         made = self._made
-        todo = ([r for r, i in zip(rows, self.ids().gather(rows).to_list(), strict=True) if i not in made]
-                if made and rows else rows)
+        todo = sorted([r for r, i in zip(rows, self.ids().gather(rows).to_list(), strict=True) if i not in made]
+                      if made and rows else rows)
         for start in range(0, len(todo), FETCH_BATCH):
             for values in self._fetch(todo[start:start + FETCH_BATCH]).iter_rows():
                 self._make(values)

@@ -330,6 +330,7 @@ class _Fetch:
                  plan: list[tuple[int, str, str | None]], fields: list[str], display: str) -> None:
         self.path, self.stat, self.dialect, self.plan, self.fields = path, stat, dialect, plan, fields
         self.display = display
+        self._resume = (0, 0)  # (line index, byte offset) where the last read stopped
 
     def __call__(self, rows: Sequence[int]) -> Any:
         """The text columns and the line of ``rows`` (row positions, ascending)."""
@@ -348,16 +349,20 @@ class _Fetch:
         return frame[[order[r] for r in rows]] if list(rows) != wanted else frame
 
     def _read(self, wanted: list[int]) -> list[str]:
-        """The lines of rows ``wanted`` (ascending), LF included, read line by line."""
+        """The lines of rows ``wanted`` (ascending), LF included, read line by line: from the
+        start, or from where the last read stopped when it stopped before the first of them
+        (rows asked in ascending batches: one pass over a 10 GB file, not one per batch)."""
         texts: list[str] = []
         with open(self.path, "rb") as fh:
-            at = 0  # line index of the next line fh gives (0: the header)
+            at, offset = self._resume if wanted and wanted[0] + 1 >= self._resume[0] else (0, 0)
+            fh.seek(offset)  # at: line index of the next line fh gives (0: the header)
             for row in wanted:
                 line = next(itertools.islice(fh, row + 1 - at, None), None)
                 if line is None:
                     raise self._changed()
                 at = row + 2
                 texts.append(line.decode("utf-8"))
+            self._resume = (at, fh.tell())
         return texts
 
     def _unchanged(self) -> None:
