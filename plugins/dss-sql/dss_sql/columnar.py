@@ -233,9 +233,13 @@ def sqlite_arrow_part(conn: Connection, stmt: Any) -> Part | None:
     dbapi: Any = conn.connection.driver_connection
     if getattr(dbapi, "text_factory", None) is not str:
         return None
-    path = next((row[2] for row in dbapi.execute("PRAGMA database_list") if row[1] == "main"), "")
-    if not path:
-        return None  # in memory, or a temporary database: no other connection sees it
+    databases = {row[1]: row[2] for row in dbapi.execute("PRAGMA database_list")}
+    path = databases.get("main") or ""
+    if not path or set(databases) - {"main", "temp"}:
+        return None  # in memory, a temporary database, an attached one: no other connection sees it
+    if (dbapi.execute("SELECT count(*) FROM sqlite_temp_schema").fetchone()[0]
+            or dbapi.execute("PRAGMA reverse_unordered_selects").fetchone()[0]):
+        return None  # a temporary table or view (shadowing one of the file's), the rows reversed
     compiled = stmt.compile(dialect=conn.dialect)
     if compiled.params:
         return None
@@ -255,7 +259,9 @@ def sqlite_arrow_part(conn: Connection, stmt: Any) -> Part | None:
     raw = [d[0] for d in description]
     if not raw or len(set(raw)) != len(raw) or ODD in raw:
         return None
-    odd = " OR ".join(f"+{c} < '' OR +{c} >= x''" for c in map(_quoted, raw))
+    text = _text_affinity(dbapi, stmt, len(raw))  # (no number stored there: only blobs to find)
+    odd = " OR ".join(f"+{c} >= x''" if t else f"+{c} < '' OR +{c} >= x''"
+                      for c, t in zip(map(_quoted, raw), text, strict=True))
     wrapped = f"SELECT *, ({odd}) AS {ODD} FROM ({sql})"  # +x: no affinity; text sorts between
     from urllib.parse import quote  # numbers (below '') and blobs (from x'' up)
 
@@ -285,6 +291,32 @@ def sqlite_arrow_part(conn: Connection, stmt: Any) -> Part | None:
             return None
         columns.append(series)
     return Part(names, columns, [True] * len(raw), frame.height)
+
+
+def _text_affinity(dbapi: Any, stmt: Any, count: int) -> list[bool]:
+    """For each selected column: True when it is a column of a table of the file whose declared
+    type gives it TEXT affinity (SQLite then stores text, NULL or a blob there, never a number)."""
+    import sqlalchemy as sa
+
+    columns = list(getattr(stmt, "selected_columns", None) or ())
+    if len(columns) != count:
+        return [False] * count
+    declared: dict[str, dict[str, str]] = {}
+    out = []
+    for column in columns:
+        table = getattr(column, "table", None)
+        if not isinstance(column, sa.Column) or not isinstance(table, sa.Table) or table.schema:
+            out.append(False)
+            continue
+        if table.name not in declared:
+            kind = dbapi.execute("SELECT type, upper(sql) LIKE 'CREATE VIRTUAL%' FROM sqlite_schema "
+                                 "WHERE name = ? COLLATE NOCASE", (table.name,)).fetchall()
+            declared[table.name] = ({row[1]: str(row[2]).upper() for row in dbapi.execute(
+                f"PRAGMA main.table_info({_quoted(table.name)})")} if kind == [("table", 0)] else {})
+        decl = declared[table.name].get(column.name, "INT")  # (none: not proven)
+        # SQLite's rules in their order: INT anywhere gives INTEGER, then CHAR, CLOB or TEXT gives TEXT
+        out.append("INT" not in decl and any(k in decl for k in ("CHAR", "CLOB", "TEXT")))
+    return out
 
 
 def _quoted(name: str) -> str:

@@ -156,3 +156,20 @@ def test_a_sort_parameters_or_an_in_memory_database_keep_sqlalchemy(db: Path) ->
         conn.exec_driver_sql("CREATE TABLE m (a TEXT)")
         conn.exec_driver_sql("INSERT INTO m VALUES ('x')")
         assert sqlite_arrow_part(conn, sa.text("SELECT a FROM m")) is None
+
+
+def test_a_temporary_table_or_an_attached_database_keeps_sqlalchemy(db: Path, tmp_path: Path) -> None:
+    """The driver's own connection sees neither (a temporary table would shadow the file's)."""
+    make(db, ["TEXT"], [("file",)])
+    engine = sa.create_engine(f"sqlite:///{db}", poolclass=sa.pool.NullPool)
+    with engine.connect() as conn:
+        stmt = sa.select(sa.Table("t", sa.MetaData(), autoload_with=conn))
+        assert sqlite_arrow_part(conn, stmt) is not None
+        conn.exec_driver_sql("CREATE TEMP TABLE t (c0 TEXT)")
+        conn.exec_driver_sql("INSERT INTO temp.t VALUES ('temporary')")
+        assert sqlite_arrow_part(conn, sa.text("SELECT c0 FROM t")) is None
+        assert fetch_rows(conn, sa.text("SELECT c0 FROM t")).columns[0].to_list() == ["temporary"]
+        conn.exec_driver_sql("DROP TABLE temp.t")
+        conn.exec_driver_sql(f"ATTACH DATABASE '{tmp_path / 'other.db'}' AS other")
+        assert sqlite_arrow_part(conn, sa.text("SELECT c0 FROM t")) is None
+    engine.dispose()
