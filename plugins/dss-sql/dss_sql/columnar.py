@@ -31,6 +31,10 @@ path) on the same connection, and serves only what it can prove equal:
 
 A row's line is its number among the rows of every statement, as the object
 path numbers them (``Origin(table, n, "row")``: ``users row 5``).
+
+On SQLite, a statement's rows are read by ADBC's SQLite driver straight into
+Arrow where :func:`sqlite_arrow_part` can prove them the rows sqlite3 gives
+(``adbc-driver-sqlite``, in the ``columnar`` extra); else through SQLAlchemy.
 """
 
 from __future__ import annotations
