@@ -107,9 +107,12 @@ def _apply_plan(run: Run, source: TreeDeclaration, dest: TreeDeclaration, handle
             if commits is None:
                 journal.record(numbers, results)
             else:  # held until the handler's next commit makes them durable (or its end)
-                journal.record(numbers, results, held=True)
-                if handler.commits != commits:
+                committed = handler.commits != commits
+                if committed:  # a commit during this unit covers every unit before it
                     commits = handler.commits
+                    journal.release()
+                journal.record(numbers, results, held=True)
+                if committed and handler.uncommitted == 0:  # and this one's: nothing left open
                     journal.release()
         if isinstance(unit, _Units):
             log.info("%s: a batch of %d actions (%d units) applied", unit[0].branch, len(unit),

@@ -101,6 +101,12 @@ class Handler:
     #: a success only once a commit (or :meth:`end`) has made it durable
     commits: int | None = None
 
+    #: with :attr:`commits`: how many applied actions the open transaction holds now (0: every
+    #: change so far is committed). None (unknown): a commit is taken to make durable only the
+    #: units of actions handled before the one during which it was made, as a handler may commit
+    #: part-way through a unit (a batch retried one action at a time) and leave the rest open
+    uncommitted: int | None = None
+
     def batchable(self, action: Action) -> bool:
         """True when ``action`` may be applied in a batch with others of its method.
 

@@ -309,6 +309,11 @@ class SQLHandler(Handler):
         self.commits = (self.commits or 0) + 1
         self._commit_at = self._deadline()
 
+    @property
+    def uncommitted(self) -> int | None:  # type: ignore[override]
+        """(Handler.uncommitted) the actions applied in the open transaction: 0 right after a commit."""
+        return getattr(self, "_pending", None)
+
     def _deadline(self) -> float:
         """When the transaction just begun is due to be committed whatever its size (``inf``: never)."""
         every = self._commit_every
