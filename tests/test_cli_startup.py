@@ -11,7 +11,9 @@ import pytest
 HEAVY = ["sqlalchemy", "psycopg", "pymysql", "rich", "hypothesis", "pytest", "jinja2", "ldap3",
          "httpx",
          # the columnar libraries: imported only when a branch is read as columns (issue 12)
-         "polars", "pyarrow", "duckdb", "numpy", "pandas"]
+         "polars", "pyarrow", "duckdb", "numpy", "pandas",
+         # dss-sql's SQLite reader into Arrow (its columnar extra)
+         "adbc_driver_manager", "adbc_driver_sqlite"]
 
 PROBE = """
 import json, sys
@@ -38,7 +40,7 @@ def test_no_heavy_imports(args: list[str]):
     assert _loaded(*args) == []
 
 
-@pytest.mark.parametrize("library", ["polars", "duckdb", "numpy", "pyarrow", "pandas"])
+@pytest.mark.parametrize("library", ["polars", "duckdb", "numpy", "pyarrow", "pandas", "adbc_driver_sqlite"])
 def test_the_probe_sees_a_columnar_library_once_imported(library: str):
     """Not vacuous: the same probe names a columnar library when something did import it."""
     pytest.importorskip(library)
