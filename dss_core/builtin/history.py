@@ -136,6 +136,30 @@ def _seconds(started: Any, finished: Any) -> float | None:
         return None
 
 
+#: a kept report's actions encoded at once (a piece of its text; see :func:`_compact_pieces`)
+PIECE = 20_000
+_COMPACT = json.JSONEncoder(default=str, ensure_ascii=False, separators=(",", ":"))
+
+
+def _compact_pieces(data: Mapping[str, Any]) -> Iterator[str]:
+    """``json.dumps`` of the report, compact, its actions last (see :func:`_head`), then a newline:
+    the same text in pieces of :data:`PIECE` actions, so that a report of millions of actions
+    is never one string (compact: 100,000 actions are written in 0.7 s, not 2.6 s as with indent).
+    """
+    head = {k: v for k, v in data.items() if k != "actions"}
+    actions = data.get("actions")
+    if not isinstance(actions, list) or not actions or not head:
+        if "actions" in data:
+            head["actions"] = actions
+        yield _COMPACT.encode(head) + "\n"
+        return
+    text = _COMPACT.encode(head)
+    yield text[:-1] + ',"actions":['
+    for start in range(0, len(actions), PIECE):
+        yield ("" if start == 0 else ",") + _COMPACT.encode(actions[start:start + PIECE])[1:-1]
+    yield "]}\n"
+
+
 class History:
     """The kept reports of one datastore, in ``<state folder>/<datastore>.history/``."""
 
@@ -161,12 +185,7 @@ class History:
         if keep > 0:
             private_folder(self.folder)
             path = self.folder / f"{stamp()}-{run['mode']}-{run['id']}.json"
-            last = {k: v for k, v in data.items() if k != "actions"}  # the actions last: see _head
-            if "actions" in data:
-                last["actions"] = data["actions"]
-            # compact: a run of 100,000 actions is written in 0.7 s, not 2.6 s as with indent
-            text = json.dumps(last, default=str, ensure_ascii=False, separators=(",", ":"))
-            write_private(path, redact(text) + "\n")
+            write_private(path, (redact(piece) for piece in _compact_pieces(data)))
         self.rotate(keep)
         return path
 

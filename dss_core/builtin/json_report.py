@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -88,8 +89,13 @@ def dss_report_finish(run: Run, summary: Summary) -> None:
 
 
 def write_report(path: Path, data: dict[str, object]) -> None:
-    """Write a report: secrets redacted, readable by its owner only (it holds personal data)."""
-    write_private(path, redact(dumps_indented(data)) + "\n")
+    """Write a report: secrets redacted, readable by its owner only (it holds personal data).
+
+    Written in pieces of :data:`PIECE` actions, each redacted alone (a piece ends between two
+    actions, and no secret spans two): at 100M rows a side the report is 1.4 GB of text,
+    which as one string was made, redacted and ended with a newline in three copies.
+    """
+    write_private(path, (redact(piece) for piece in _indented_pieces(data, end="\n")))
 
 
 _SCALARS = frozenset((str, int, float, bool, type(None)))
@@ -105,18 +111,31 @@ def dumps_indented(data: dict[str, object]) -> str:
     whose values are all scalars is encoded here by the C encoder, its separators
     carrying the indentation, and the text around them by ``json.dumps`` itself.
     """
+    return "".join(_indented_pieces(data))
+
+
+#: actions encoded into one piece of the report's text (see :func:`write_report`)
+PIECE = 20_000
+
+
+def _indented_pieces(data: dict[str, object], end: str = "") -> Iterator[str]:
+    """:func:`dumps_indented`'s text followed by ``end``, in pieces of :data:`PIECE` actions."""
     actions = data.get("actions")
     if not isinstance(actions, list) or not actions or list(data)[-1] != "actions" or len(data) < 2:
-        return json.dumps(data, indent=2, default=str)
+        yield json.dumps(data, indent=2, default=str) + end
+        return
     head = json.dumps({k: v for k, v in data.items() if k != "actions"}, indent=2, default=str)
-    items = []
-    for item in actions:
-        if type(item) is dict and item and _SCALARS.issuperset(map(type, item.values())) \
-                and _KEYS.issuperset(map(type, item)):
-            items.append("    {\n      " + _ITEM(item)[1:-1] + "\n    }")
-        else:  # nested values: json's own layout, moved two levels in
-            items.append("    " + json.dumps(item, indent=2, default=str).replace("\n", "\n    "))
-    return head[:-2] + ',\n  "actions": [\n' + ",\n".join(items) + "\n  ]\n}"
+    opening = head[:-2] + ',\n  "actions": [\n'
+    for start in range(0, len(actions), PIECE):
+        items = []
+        for item in actions[start:start + PIECE]:
+            if type(item) is dict and item and _SCALARS.issuperset(map(type, item.values())) \
+                    and _KEYS.issuperset(map(type, item)):
+                items.append("    {\n      " + _ITEM(item)[1:-1] + "\n    }")
+            else:  # nested values: json's own layout, moved two levels in
+                items.append("    " + json.dumps(item, indent=2, default=str).replace("\n", "\n    "))
+        yield (opening if start == 0 else ",\n") + ",\n".join(items)
+    yield "\n  ]\n}" + end
 
 
 def write_failure_report(path: Path, mode: str, datastore: str | None, exc: BaseException) -> None:
