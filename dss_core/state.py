@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 DEFAULT_STATE_DIR = ".dss"
 
 
+IDS_AT_ONCE = 1 << 20  # a columnar branch's ids joined at once by polars for its snapshot
+
+
 @dataclass(frozen=True)
 class SourceSnapshot:
     """One branch of a source as imported: how many objects, which columns, a digest of its ids."""
@@ -39,9 +42,23 @@ class SourceSnapshot:
 
     @classmethod
     def of(cls, data: BranchData) -> SourceSnapshot:
-        """The snapshot of an imported branch."""
-        ids = "\n".join(data).encode("utf-8", "surrogatepass")
-        return cls(len(data), tuple(sorted(data.columns)), hashlib.sha256(ids).hexdigest()[:16])
+        """The snapshot of an imported branch: SHA-256 of its ids joined by newlines.
+
+        A columnar branch's ids are joined by polars, :data:`IDS_AT_ONCE` at a time (the GIL
+        released): the same digest in a fifth of the time of joining 1M Python strings.
+        """
+        rows = data.columnar
+        if rows is None or not len(rows):
+            digest = hashlib.sha256("\n".join(data).encode("utf-8", "surrogatepass"))
+        else:
+            import polars as pl
+
+            digest, ids, sep = hashlib.sha256(), rows.ids(), b""
+            for start in range(0, len(ids), IDS_AT_ONCE):  # (the ids are valid UTF-8, never null)
+                digest.update(sep)
+                digest.update(ids.slice(start, IDS_AT_ONCE).str.join("\n").cast(pl.Binary).item())
+                sep = b"\n"
+        return cls(len(data), tuple(sorted(data.columns)), digest.hexdigest()[:16])
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

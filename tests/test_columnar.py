@@ -344,10 +344,10 @@ def test_a_columnar_sources_snapshot_is_the_object_paths(tmp_path: Path, monkeyp
                                                          at_once: int) -> None:
     """The source gate's digest of a columnar branch (its ids joined by polars, in batches) is
     the one of the same branch read as objects: an accepted source stays accepted."""
-    from dss_core import gates
+    from dss_core import gates, state
     from dss_core.state import SourceSnapshot
 
-    monkeypatch.setattr(gates, "_IDS_AT_ONCE", at_once)
+    monkeypatch.setattr(state, "IDS_AT_ONCE", at_once)
     source = write(tmp_path / "s.csv", [[str(n * 7 % 5) + "x" + str(n), "A", "", "", "yes", "", ""]
                                         for n in range(5)])
     columnar, _ = _trees(tmp_path, source, source, CSVImporter)
